@@ -1,0 +1,1 @@
+"""Command-line front ends, one module a command (argparse, then a call into the package)."""

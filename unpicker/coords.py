@@ -1,0 +1,71 @@
+"""Particle coordinates: RELION STAR coordinate files and EMAN box files.
+
+Coordinates are in pixels of the micrograph: x is the column and y the row of
+the MRC data array (``image[y, x]``), as ``_rlnCoordinateX/_rlnCoordinateY``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .star import StarBlock, StarError, StarFile, read_star
+
+X_COLUMN = "rlnCoordinateX"
+Y_COLUMN = "rlnCoordinateY"
+
+
+@dataclass
+class Picks:
+    """The picks of one coordinate file.
+
+    Attributes:
+        star: the whole parsed file (for writing outputs that keep its text).
+        block: the table holding the coordinates.
+        xy: (n, 2) float64 array of (x, y) centres in pixels.
+    """
+
+    star: StarFile
+    block: StarBlock
+    xy: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+
+def read_picks(path: str | Path, allow_extra_fields: bool = False) -> Picks:
+    """Read a STAR coordinate file (RELION 3.0 single block or 3.1+ multi-block).
+
+    Raises :class:`StarError` naming the file (and line) when the file cannot
+    be read, has no ``_rlnCoordinateX/Y`` table or holds a non-numeric coordinate.
+    """
+    star = read_star(path, allow_extra_fields=allow_extra_fields)
+    try:
+        block = star.find_loop(X_COLUMN, Y_COLUMN)
+    except StarError:
+        raise StarError(f"{path}: no coordinate columns (_{X_COLUMN}, _{Y_COLUMN})") from None
+    xy = np.stack([block.floats(X_COLUMN), block.floats(Y_COLUMN)], axis=1) if len(block) else np.zeros((0, 2))
+    return Picks(star, block, xy)
+
+
+def read_box_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read an EMAN ``.box`` file (``x_lowerleft y_lowerleft width height [score]``).
+
+    Returns the (n, 2) box centres ``(x + width/2, y + height/2)`` in pixels and
+    the (n,) scores (NaN where the file has no score column).
+    """
+    rows = []
+    for n, line in enumerate(Path(path).read_text().splitlines()):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        try:
+            values = [float(v) for v in fields[:5]]
+        except ValueError:
+            raise StarError(f"{path}:{n + 1}: not a number in {line[:60]!r}") from None
+        if len(values) < 4:
+            raise StarError(f"{path}:{n + 1}: expected x y width height, found {len(values)} values")
+        rows.append(values + [np.nan] * (5 - len(values)))
+    a = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    return a[:, :2] + a[:, 2:4] / 2, a[:, 4]
