@@ -1,0 +1,29 @@
+"""From micrograph files and picks to network inputs, shared by training and
+evaluation so the two always prepare boxes the same way."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .boxes import extract_boxes, normalise_boxes
+from .ctf import CtfParams
+from .mrcio import read_micrograph
+from .preprocess import Preprocessing, preprocess_micrograph
+
+
+def micrograph_boxes(image: np.ndarray, xy: np.ndarray, settings: Preprocessing,
+                     ctf: CtfParams | None = None, workers: int = 1) -> np.ndarray:
+    """Preprocess one micrograph and return its normalised boxes,
+    (n, resized_px, resized_px) float32."""
+    processed = preprocess_micrograph(image, settings, ctf, workers)
+    mean, sd = float(processed.mean()), float(processed.std())
+    boxes = extract_boxes(processed, xy, settings.boxsize_px, settings.resized_px, fill=mean)
+    return normalise_boxes(boxes, settings.normalisation, mean, sd)
+
+
+def load_boxes(mrc_path: str | Path, xy: np.ndarray, settings: Preprocessing,
+               ctf: CtfParams | None = None, workers: int = 1) -> np.ndarray:
+    """Read a micrograph and return the boxes of ``xy`` (see :func:`micrograph_boxes`)."""
+    image, _ = read_micrograph(mrc_path)
+    return micrograph_boxes(image, xy, settings, ctf, workers)
