@@ -26,12 +26,12 @@ def area_weights(start_px: np.ndarray, boxsize_px: int, resized_px: int) -> tupl
         boxsize_px + 1) float32 weights; each row sums to 1.
     """
     first = np.floor(start_px).astype(np.int64)
-    frac = (start_px - first).astype(np.float64)
+    frac = (start_px - first).astype(np.float32)
     step = boxsize_px / resized_px
-    lo = frac[:, None] + step * np.arange(resized_px)[None, :]          # (n, R)
-    j = np.arange(boxsize_px + 1, dtype=np.float64)                     # (W,)
-    overlap = np.minimum(lo[..., None] + step, j + 1) - np.maximum(lo[..., None], j)
-    weights = (np.clip(overlap, 0.0, None) / step).astype(np.float32)
+    lo = frac[:, None] + np.float32(step) * np.arange(resized_px, dtype=np.float32)[None, :]  # (n, R)
+    j = np.arange(boxsize_px + 1, dtype=np.float32)                     # (W,)
+    overlap = np.minimum(lo[..., None] + np.float32(step), j + 1) - np.maximum(lo[..., None], j)
+    weights = np.clip(overlap, 0.0, None) / np.float32(step)
     return first, weights
 
 
@@ -61,19 +61,21 @@ def extract_boxes(image: np.ndarray, xy: np.ndarray, boxsize_px: int, resized_px
     x0, wx = area_weights(xy[:, 0] - boxsize_px / 2, boxsize_px, resized_px)
     y0, wy = area_weights(xy[:, 1] - boxsize_px / 2, boxsize_px, resized_px)
 
-    inside = (x0.min() >= 0 and y0.min() >= 0 and x0.max() + win <= nx and y0.max() + win <= ny)
-    if inside:
-        source, ox, oy = image, 0, 0
-    else:
-        # Pad once, by enough for every window; picks far outside the image
-        # are clamped and give boxes of the fill value.
-        pad = win
-        value = float(image.mean()) if fill is None else fill
-        source = np.pad(image, pad, mode="constant", constant_values=value)
-        ox = oy = pad
-        x0 = np.clip(x0, -pad, nx + pad - win)
-        y0 = np.clip(y0, -pad, ny + pad - win)
-    windows = sliding_window_view(source, (win, win))[y0 + oy, x0 + ox]   # (n, win, win) copy
+    # Windows wholly inside the image are gathered as strided views; the few
+    # that cross an edge are gathered with clamped indices and the outside
+    # part set to the fill value (no padded copy of the whole micrograph).
+    edge = (x0 < 0) | (y0 < 0) | (x0 + win > nx) | (y0 + win > ny)
+    windows = np.empty((n, win, win), np.float32)
+    inner = ~edge
+    if inner.any():
+        windows[inner] = sliding_window_view(image, (win, win))[y0[inner], x0[inner]]
+    if edge.any():
+        rows = y0[edge, None] + np.arange(win)                     # (m, win)
+        cols = x0[edge, None] + np.arange(win)
+        part = image[np.clip(rows, 0, ny - 1)[:, :, None], np.clip(cols, 0, nx - 1)[:, None, :]]
+        outside = ((rows < 0) | (rows >= ny))[:, :, None] | ((cols < 0) | (cols >= nx))[:, None, :]
+        part[outside] = float(image.mean()) if fill is None else fill
+        windows[edge] = part
     return np.matmul(np.matmul(wy, windows), wx.transpose(0, 2, 1))
 
 

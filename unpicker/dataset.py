@@ -17,8 +17,9 @@ def micrograph_boxes(image: np.ndarray, xy: np.ndarray, settings: Preprocessing,
     """Preprocess one micrograph and return its normalised boxes,
     (n, resized_px, resized_px) float32."""
     processed = preprocess_micrograph(image, settings, ctf, workers)
-    mean, sd = float(processed.mean()), float(processed.std())
+    mean = float(processed.mean())
     boxes = extract_boxes(processed, xy, settings.boxsize_px, settings.resized_px, fill=mean)
+    sd = float(processed.std()) if settings.normalisation == "micrograph" else 1.0
     return normalise_boxes(boxes, settings.normalisation, mean, sd)
 
 

@@ -135,7 +135,7 @@ def fourier_filter(image: np.ndarray, settings: Preprocessing, ctf: CtfParams | 
         return image.astype(np.float32, copy=True)
     spectrum = scipy.fft.rfft2(image.astype(np.float32, copy=False), workers=workers)
     spectrum *= h
-    return scipy.fft.irfft2(spectrum, s=image.shape, workers=workers)
+    return scipy.fft.irfft2(spectrum, s=image.shape, workers=workers, overwrite_x=True)
 
 
 def sigma_contrast(image: np.ndarray, sigmas: float) -> np.ndarray:
