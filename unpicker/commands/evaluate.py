@@ -1,0 +1,149 @@
+"""unpicker_eval.py: unpick every autopick file in the micrographs folder with a trained model."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..ctf import read_ctf_star
+from ..evaluate import EvalJob, plot_score_histogram, run_evaluation
+from ..files import find_by_suffix
+from ..modelfile import ModelFileError, read_model_info, weights_path
+from .common import PREPROCESSING_OPTIONS, add_preprocessing_arguments
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="unpicker_eval.py",
+                                description="Remove the picks a trained model classifies as non-particles "
+                                "(run in the micrographs directory).")
+    p.add_argument("--train_output", default="model.ckpt",
+                   help="File to save training data: the model (or checkpoint, e.g. model.ckpt-1200) to use")
+    p.add_argument("--eval_file", default=None, help="File to unpick (default: every *EVAL_ROOT file)")
+    p.add_argument("--eval_root", default="_autopick.star", help="File suffix for star files to unpick")
+    p.add_argument("--output_root", default="_autopick_unpick.star", help="File suffix for unpicked star files")
+    add_preprocessing_arguments(p, with_defaults=False)
+    p.add_argument("--threshold", type=float, default=None,
+                   help="keep picks whose particle probability is at least this (default: the model's, 0.5)")
+    p.add_argument("--write_rejected", metavar="SUFFIX", default=None,
+                   help="also write the removed picks to <mic>SUFFIX, for inspection")
+    p.add_argument("--force", action="store_true",
+                   help="use preprocessing options that differ from the model's training")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo micrographs whose output is newer than their inputs and the model")
+    p.add_argument("--histogram", default="unpick_scores.png",
+                   help="PNG histogram of all scores (default unpick_scores.png; '' for none)")
+    return p
+
+
+def _settings(args, model_settings):
+    """The model's preprocessing, with the options given checked against it."""
+    changes, conflicts = {}, []
+    for flag, (name, _, _, _) in PREPROCESSING_OPTIONS.items():
+        given = getattr(args, flag)
+        if given is not None and given != getattr(model_settings, name):
+            conflicts.append(f"--{flag} {given} (the model was trained with {getattr(model_settings, name)})")
+            changes[name] = given
+    if args.apix is not None and abs(args.apix - model_settings.apix) > 1e-6:
+        conflicts.append(f"--apix {args.apix} (the model was trained with {model_settings.apix})")
+        changes["apix"] = args.apix
+    if bool(args.ctf_star) != model_settings.ctf_flip:
+        conflicts.append("--ctf_star " + ("given but the model was trained without CTF correction" if args.ctf_star
+                                          else "missing: the model was trained on phase-flipped micrographs"))
+        changes["ctf_flip"] = bool(args.ctf_star)
+    return replace(model_settings, **changes), conflicts
+
+
+def _jobs(args) -> list[EvalJob]:
+    image_dir = Path(args.image_dir)
+    if args.eval_file:
+        path = Path(args.eval_file)
+        name = path.name[: -len(args.eval_root)] if path.name.endswith(args.eval_root) else path.stem
+        found = [(name, path)]
+        folder = path.parent
+    else:
+        folder = Path(".")
+        found = find_by_suffix(folder, args.eval_root)
+    return [EvalJob(name, star, image_dir / (name + ".mrc"), folder / (name + args.output_root),
+                    folder / (name + args.write_rejected) if args.write_rejected else None)
+            for name, star in found]
+
+
+def _up_to_date(job: EvalJob, model_mtime: float) -> bool:
+    try:
+        out = job.output_path.stat().st_mtime
+        return out > max(job.star_path.stat().st_mtime, job.mrc_path.stat().st_mtime, model_mtime)
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = sys.stdout
+    if args.output_root == args.eval_root or (args.write_rejected and args.write_rejected == args.eval_root):
+        print(f"Error: the output suffix {args.output_root} would overwrite the input files", file=sys.stderr)
+        return 2
+    try:
+        info, weights = read_model_info(args.train_output)
+    except ModelFileError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    try:
+        settings, conflicts = _settings(args, info.preprocessing)
+    except ValueError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    if conflicts and not args.force:
+        print("Error: these options contradict the model's training and would invalidate it:\n  "
+              + "\n  ".join(conflicts) + "\nLeave them out to use the model's values, or add --force.",
+              file=sys.stderr)
+        return 2
+    threshold = info.threshold if args.threshold is None else args.threshold
+    if not 0.0 <= threshold <= 1.0:
+        print(f"Error: --threshold must be between 0 and 1, got {threshold}", file=sys.stderr)
+        return 2
+    ctfs = read_ctf_star(args.ctf_star)[0] if args.ctf_star else None
+
+    jobs = _jobs(args)
+    if not jobs:
+        print(f"Error: no *{args.eval_root} files in {Path('.').resolve()}", file=sys.stderr)
+        return 2
+    if args.eval_file and not jobs[0].star_path.exists():
+        print(f"Error: {args.eval_file}: file not found", file=sys.stderr)
+        return 2
+    model_mtime = max(Path(str(info_path)).stat().st_mtime for info_path in (weights, weights_path(args.train_output))
+                      if Path(str(info_path)).exists())
+    todo = [j for j in jobs if args.overwrite or not _up_to_date(j, model_mtime)]
+    if len(todo) < len(jobs):
+        print(f"{len(jobs) - len(todo)} micrographs already unpicked (outputs newer than inputs and model);"
+              " --overwrite redoes them", file=out)
+    print(f"Model {args.train_output}: network {info.network}, boxsize {settings.boxsize_px} -> "
+          f"{settings.resized_px}, {settings.apix:g} Å/px, threshold {threshold:g}", file=out)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from ..model import build_network, particle_probability
+    from ..train import configure_tensorflow
+
+    configure_tensorflow(args.num_cores, None)
+    model = build_network(info.network, settings.resized_px)
+    model.load_weights(weights)
+    print("Initialized!", file=out)
+    print("Calculating unpicks...", file=out)
+
+    summary = run_evaluation(todo, settings, lambda boxes: particle_probability(model, boxes), threshold,
+                             args.num_cores, ctfs, out, progress=not args.no_progress)
+    pct = 100.0 * summary.picks_kept / summary.picks_in if summary.picks_in else 0.0
+    rate = summary.micrographs / summary.seconds if summary.seconds else 0.0
+    print(f"Summary: {summary.micrographs} micrographs, {summary.picks_in} picks in, {summary.picks_kept} kept "
+          f"({pct:.1f}%), {summary.seconds:.1f} s, {rate:.2f} micrographs/s", file=out)
+    if summary.scores and args.histogram:
+        plot_score_histogram(np.concatenate(summary.scores), threshold, args.histogram)
+        print(f"Score histogram: {args.histogram}", file=out)
+    if summary.failed:
+        print(f"{len(summary.failed)} micrographs skipped because of errors: {', '.join(summary.failed)}",
+              file=sys.stderr)
+        return 1
+    return 0

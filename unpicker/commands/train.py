@@ -1,0 +1,123 @@
+"""unpicker_train.py: train the network on the training files in the micrographs folder."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..ctf import read_ctf_star
+from ..files import find_by_suffix
+from ..mrcio import MicrographError, read_micrograph, resolve_apix
+from ..preprocess import Preprocessing
+from ..star import StarError
+from ..trainingset import read_training_file
+from .common import add_preprocessing_arguments
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="unpicker_train.py",
+                                description="Train the unpicker network on labelled training files "
+                                "(run in the micrographs directory).")
+    p.add_argument("--train_root", default="_autopick_train.star",
+                   help="File suffix for star files with particle training data (default _autopick_train.star)")
+    p.add_argument("--train_output", default="model.ckpt", help="File to save training data (default model.ckpt)")
+    add_preprocessing_arguments(p, with_defaults=True)
+    p.add_argument("--num_epochs", type=int, default=15, help="Number of epochs for training (default 15)")
+    p.add_argument("--network", choices=["resnet", "seed"], default="resnet",
+                   help="resnet (default): small residual CNN; seed: the original emUnpicker network")
+    p.add_argument("--batch_size", type=int, default=None, help="boxes per step (default 128 resnet, 64 seed)")
+    p.add_argument("--learning_rate", type=float, default=None,
+                   help="initial (seed) or peak (resnet) learning rate (default 0.01 seed, 0.002 resnet)")
+    p.add_argument("--augmentation", choices=["d8", "rot4", "none"], default="d8",
+                   help="d8 (default): random rotations and mirrors; rot4: the four 90° rotations (original)")
+    p.add_argument("--normalisation", choices=["box", "micrograph"], default="box",
+                   help="standardise each box (default) or each micrograph")
+    p.add_argument("--validation_fraction", type=float, default=0.2,
+                   help="fraction of the training micrographs held out for validation (default 0.2)")
+    p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable (default 66478)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = sys.stdout
+    star_dir = Path(".")
+    image_dir = Path(args.image_dir)
+    found = find_by_suffix(star_dir, args.train_root)
+    if not found:
+        print(f"Error: no *{args.train_root} files in {star_dir.resolve()}", file=sys.stderr)
+        return 2
+
+    items, skipped = [], 0
+    for name, star_path in found:
+        mrc_path = image_dir / (name + ".mrc")
+        if not mrc_path.exists():
+            print(f"Skipped {star_path.name}: micrograph {mrc_path} not found", file=sys.stderr)
+            skipped += 1
+            continue
+        try:
+            items.append((name, mrc_path, read_training_file(star_path)))
+        except StarError as e:
+            print(f"Skipped {star_path.name}: {e}", file=sys.stderr)
+            skipped += 1
+    if not items:
+        print("Error: no usable training micrographs", file=sys.stderr)
+        return 2
+
+    ctfs, star_apix = (read_ctf_star(args.ctf_star) if args.ctf_star else ({}, None))
+    try:
+        _, header_apix = read_micrograph(items[0][1])
+    except MicrographError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    needs_A = bool(args.lowpass or args.highpass or args.ctf_star)
+    apix, source, warning = resolve_apix(args.apix, header_apix, star_apix, needs_A)
+    print(f"Pixel size: {apix:g} Å/px (from {source})", file=out)
+    if warning:
+        print(f"Warning: {warning}", file=sys.stderr)
+    try:
+        settings = Preprocessing(boxsize_px=args.boxsize, resized_px=args.resized_box, apix=apix,
+                                 lowpass_A=args.lowpass, highpass_A=args.highpass,
+                                 gaussian_sigma_px=args.gaussian_sigma, sigma_contrast=args.sigma_contrast,
+                                 ctf_flip=bool(args.ctf_star), normalisation=args.normalisation)
+    except ValueError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+
+    n_p = sum(int(p.is_particle.sum()) for _, _, p in items)
+    n_n = sum(int((~p.is_particle).sum()) for _, _, p in items)
+    print(f"Training Particles: {n_p} Non-particles: {n_n} in training set", file=out)
+    if n_p == 0 or n_n == 0:
+        print("Error: the training set needs both particles (P) and non-particles (N)", file=sys.stderr)
+        return 2
+
+    from ..trainingdata import extract_training_set, split_by_micrograph
+
+    try:
+        ts = extract_training_set(items, settings, ctfs, args.num_cores, progress=not args.no_progress)
+    except (MicrographError, ValueError) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    val, val_names, note = split_by_micrograph(ts, args.validation_fraction, args.seed)
+    pct = 100.0 * ts.is_particle[val].mean() if val.any() else 0.0
+    print(f"Loaded training data, using {int(val.sum())} particles for validation - {pct:.1f}% particles", file=out)
+    print(note, file=out)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from ..train import TrainConfig, train_model
+
+    config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, augmentation=args.augmentation, seed=args.seed,
+                         num_cores=args.num_cores)
+    import numpy as np
+
+    extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
+                          "particles": n_p, "non_particles": n_n},
+             "versions": {"unpicker": __import__("unpicker").__version__, "keras": keras.__version__,
+                          "backend": keras.backend.backend(), "numpy": np.__version__}}
+    train_model(ts.boxes[~val], ts.is_particle[~val], ts.boxes[val], ts.is_particle[val], settings, config,
+                args.train_output, extra, out=out, progress=not args.no_progress)
+    return 1 if skipped else 0

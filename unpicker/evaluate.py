@@ -1,0 +1,157 @@
+"""Unpicking micrographs with a trained model.
+
+Micrographs are read, preprocessed and cut into boxes in ``num_cores``
+worker threads (numpy and scipy.fft release the GIL) while the main thread
+classifies the boxes of the micrographs already prepared and writes their
+outputs; at most ``num_cores + 1`` micrographs are held at once, so memory
+stays flat however many there are.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .coords import Picks, read_picks
+from .ctf import CtfParams
+from .dataset import micrograph_boxes
+from .files import atomic_output, atomic_write_text
+from .mrcio import MicrographError, read_micrograph
+from .preprocess import Preprocessing
+from .star import StarError, edit_loop
+
+SCORE_COLUMN = "unpickerScore"
+
+
+@dataclass
+class EvalJob:
+    name: str
+    star_path: Path
+    mrc_path: Path
+    output_path: Path
+    rejected_path: Path | None = None
+
+
+@dataclass
+class EvalSummary:
+    micrographs: int = 0
+    failed: list[str] = field(default_factory=list)
+    up_to_date: int = 0
+    picks_in: int = 0
+    picks_kept: int = 0
+    seconds: float = 0.0
+    scores: list[np.ndarray] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "preprocess+extract": 0.0, "network": 0.0, "write": 0.0})
+
+
+def _prepare(job: EvalJob, settings: Preprocessing, ctfs: dict[str, CtfParams] | None):
+    """Worker: read picks and micrograph, return (picks, boxes, timings)."""
+    t0 = time.perf_counter()
+    picks = read_picks(job.star_path)
+    image, _ = read_micrograph(job.mrc_path) if len(picks) else (None, None)
+    t1 = time.perf_counter()
+    ctf = None
+    if settings.ctf_flip:
+        ctf = (ctfs or {}).get(job.name)
+        if ctf is None:
+            raise MicrographError(f"{job.name}: not in the CTF file")
+    if len(picks):
+        boxes = micrograph_boxes(image, picks.xy, settings, ctf)
+    else:
+        boxes = np.zeros((0, settings.resized_px, settings.resized_px), np.float32)
+    return picks, boxes, (t1 - t0, time.perf_counter() - t1)
+
+
+def write_outputs(job: EvalJob, picks: Picks, prob: np.ndarray, threshold: float) -> int:
+    """Write the kept picks (with their score) and, if asked, the rejected ones.
+    Returns the number kept."""
+    keep = prob >= threshold
+    scores = [f"{p:.4f}" for p in prob]
+    kept_scores = [s for s, k in zip(scores, keep) if k]
+    atomic_write_text(job.output_path, edit_loop(picks.star, picks.block, keep, {SCORE_COLUMN: kept_scores}))
+    if job.rejected_path is not None:
+        rejected = [s for s, k in zip(scores, keep) if not k]
+        atomic_write_text(job.rejected_path, edit_loop(picks.star, picks.block, ~keep, {SCORE_COLUMN: rejected}))
+    return int(keep.sum())
+
+
+def run_evaluation(jobs: list[EvalJob], settings: Preprocessing, classify, threshold: float,
+                   num_cores: int = 2, ctfs: dict[str, CtfParams] | None = None,
+                   out=sys.stdout, progress: bool = True) -> EvalSummary:
+    """Unpick every job. ``classify(boxes) -> P(particle)`` runs the network."""
+    from tqdm import tqdm
+
+    summary = EvalSummary()
+    t_start = time.perf_counter()
+    bar = tqdm(total=len(jobs), desc="Unpicking", unit="micrograph", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    workers = max(1, num_cores)
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        queue = iter(enumerate(jobs))
+
+        def submit_next() -> None:
+            for i, job in queue:
+                pending.append((i, job, pool.submit(_prepare, job, settings, ctfs)))
+                return
+
+        for _ in range(workers + 1):
+            submit_next()
+        while pending:
+            i, job, future = pending.popleft()
+            submit_next()
+            bar.write(f"Processing image {i + 1}/{len(jobs)} {job.mrc_path.name}", file=out)
+            try:
+                picks, boxes, (t_read, t_prep) = future.result()
+            except (StarError, MicrographError, OSError, ValueError) as e:
+                bar.write(f"Skipped {job.name}: {e}", file=sys.stderr)
+                summary.failed.append(job.name)
+                bar.update(1)
+                continue
+            bar.write(f"Eval Particles: {len(picks)}", file=out)
+            t0 = time.perf_counter()
+            prob = classify(boxes) if len(boxes) else np.zeros(0, np.float32)
+            t1 = time.perf_counter()
+            kept = write_outputs(job, picks, prob, threshold)
+            t2 = time.perf_counter()
+            pct = 100.0 * kept / len(picks) if len(picks) else 0.0
+            bar.write(f"Saved {job.output_path.name} with {kept}/{len(picks)}({pct:.1f}%)", file=out)
+            out.flush()
+            summary.micrographs += 1
+            summary.picks_in += len(picks)
+            summary.picks_kept += kept
+            summary.scores.append(prob)
+            for key, dt in (("read", t_read), ("preprocess+extract", t_prep), ("network", t1 - t0),
+                            ("write", t2 - t1)):
+                summary.timings[key] += dt
+            bar.update(1)
+    bar.close()
+    summary.seconds = time.perf_counter() - t_start
+    return summary
+
+
+def plot_score_histogram(scores: np.ndarray, threshold: float, path: str | Path) -> None:
+    """A histogram PNG of the particle probabilities with the threshold marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(scores, bins=50, range=(0, 1), color="0.4")
+    ax.axvline(threshold, color="red", label=f"threshold {threshold:.2f}")
+    ax.set_xlabel("P(particle)  (_unpickerScore)")
+    ax.set_ylabel("picks")
+    ax.set_title(f"{len(scores)} picks, {int((scores >= threshold).sum())} kept")
+    ax.legend()
+    fig.tight_layout()
+    tmp = atomic_output(path)
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)

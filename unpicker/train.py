@@ -1,0 +1,261 @@
+"""Training the network on extracted boxes (TensorFlow/Keras lives here and in model.py).
+
+An epoch is, as in the original, one pass over the training boxes under each
+of the four 90° rotations (4 x boxes samples). With the ``d8`` augmentation
+each sample gets a random element of the dihedral group instead of a fixed
+rotation; ``rot4`` uses the four rotations; ``none`` the boxes as they are.
+Classes are balanced by weighting each sample by the inverse frequency of its
+class, so every removed pick is used once and neither class dominates.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .boxes import GROUP_SIZES, dihedral
+from .modelfile import ModelInfo, weights_path, write_model_info
+from .preprocess import Preprocessing
+
+ROTATIONS_PER_EPOCH = 4
+LOG_EVERY = 100
+
+
+@dataclass
+class TrainConfig:
+    network: str = "resnet"
+    num_epochs: int = 15
+    batch_size: int | None = None         # None: 64 for seed, 128 for resnet
+    learning_rate: float | None = None    # None: 0.01 for seed, 0.002 for resnet
+    augmentation: str = "d8"
+    seed: int = 66478
+    num_cores: int = 4
+    log_every: int = LOG_EVERY
+
+
+@dataclass
+class TrainResult:
+    final_validation_error: float
+    best_step: int
+    best_validation_error: float
+    best_path: Path
+    threshold: float
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    steps: int = 0
+
+
+def configure_tensorflow(num_cores: int, seed: int | None) -> None:
+    """Threads, determinism and mixed precision; call before building a model."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(num_cores)
+            tf.config.threading.set_inter_op_parallelism_threads(num_cores)
+        except RuntimeError:
+            pass  # already initialised in this process (tests); keep its setting
+        if tf.config.list_physical_devices("GPU"):
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        elif seed is not None:
+            tf.config.experimental.enable_op_determinism()
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+
+
+def _compile(model, config: TrainConfig, steps_per_epoch: int, total_steps: int):
+    import keras
+
+    if config.network == "seed":
+        lr = keras.optimizers.schedules.ExponentialDecay(
+            config.learning_rate or 0.01, decay_steps=max(steps_per_epoch, 1), decay_rate=0.95, staircase=True)
+        optimizer = keras.optimizers.SGD(lr, momentum=0.9)
+    else:
+        peak = config.learning_rate or 2e-3
+        warmup = min(200, total_steps // 10)
+        lr = keras.optimizers.schedules.CosineDecay(
+            peak / 10, decay_steps=max(total_steps - warmup, 1), alpha=0.02,
+            warmup_target=peak, warmup_steps=warmup)
+        optimizer = keras.optimizers.AdamW(lr, weight_decay=1e-4)
+    model.compile(optimizer=optimizer,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return lr
+
+
+def _error_pct(prob: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> float:
+    return 100.0 * float(np.mean((prob >= threshold) != labels)) if len(labels) else float("nan")
+
+
+def best_f1_threshold(prob: np.ndarray, labels: np.ndarray) -> float:
+    """The probability threshold that maximises the F1 of the kept picks."""
+    if len(labels) == 0 or labels.sum() == 0:
+        return 0.5
+    order = np.argsort(-prob)
+    tp = np.cumsum(labels[order])
+    kept = np.arange(1, len(prob) + 1)
+    f1 = 2 * tp / (kept + labels.sum())
+    i = int(np.argmax(f1))
+    # halfway between the last kept and the first removed probability
+    nxt = prob[order[i + 1]] if i + 1 < len(prob) else 0.0
+    return float((prob[order[i]] + nxt) / 2)
+
+
+def _plot(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .files import atomic_output
+
+    steps = [h["step"] for h in history]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    a1.plot(steps, [h["loss"] for h in history], label="minibatch loss")
+    a1.set_xlabel("step"), a1.set_ylabel("loss"), a1.legend()
+    a2.plot(steps, [h["minibatch_error"] for h in history], label="minibatch error")
+    a2.plot(steps, [h["validation_error"] for h in history], label="validation error")
+    a2.set_xlabel("step"), a2.set_ylabel("error (%)"), a2.legend()
+    fig.tight_layout()
+    tmp = atomic_output(path)
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def train_model(
+    train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
+    settings: Preprocessing, config: TrainConfig, output: str | Path,
+    extra_info: dict | None = None, out=sys.stdout, progress: bool = True,
+) -> TrainResult:
+    """Train, logging and checkpointing every ``config.log_every`` steps.
+
+    Args:
+        train_x, val_x: (n, s, s) float32 normalised boxes (not augmented).
+        train_y, val_y: (n,) bool, True for particles.
+        output: the model file; checkpoints are ``output-STEP``.
+    Writes ``output`` (+ weights), the checkpoints, ``output.log.csv`` and
+    ``output.png``; returns the figures.
+    """
+    from tqdm import tqdm
+
+    from .files import atomic_output
+    from .model import build_network, particle_probability
+
+    output = Path(output)
+    t_start = time.perf_counter()
+    configure_tensorflow(config.num_cores, config.seed)
+    model = build_network(config.network, settings.resized_px)
+    batch = config.batch_size or (64 if config.network == "seed" else 128)
+    n_train = len(train_x)
+    if n_train < 2:
+        raise ValueError("need at least two training boxes")
+    batch = min(batch, n_train)
+    samples_per_epoch = ROTATIONS_PER_EPOCH * n_train
+    steps_per_epoch = max(samples_per_epoch // batch, 1)
+    total_steps = max(config.num_epochs * samples_per_epoch // batch, 1)
+    schedule = _compile(model, config, steps_per_epoch, total_steps)
+    rng = np.random.default_rng(config.seed)
+
+    labels = train_y.astype(np.int64)
+    n_pos = max(int(labels.sum()), 1)
+    n_neg = max(n_train - int(labels.sum()), 1)
+    class_weight = np.array([n_train / (2 * n_neg), n_train / (2 * n_pos)], np.float32)
+    group = GROUP_SIZES[config.augmentation]
+
+    # the sample order: every box under each of the 4 rotation slots, shuffled per epoch
+    def epoch_order() -> tuple[np.ndarray, np.ndarray]:
+        idx = np.tile(np.arange(n_train), ROTATIONS_PER_EPOCH)
+        slot = np.repeat(np.arange(ROTATIONS_PER_EPOCH), n_train)
+        p = rng.permutation(len(idx))
+        return idx[p], slot[p]
+
+    def transforms(slot: np.ndarray) -> np.ndarray:
+        if group == 1:
+            return np.zeros_like(slot)
+        if group == 4:
+            return slot
+        return rng.integers(0, 8, size=len(slot))
+
+    log_path = Path(str(output) + ".log.csv")
+    fields = ["step", "epoch", "loss", "minibatch_error", "validation_error", "learning_rate"]
+    history: list[dict] = []
+    best = (math.inf, -1, output)
+
+    def save(path: Path, step: int, val_error: float, threshold: float) -> None:
+        tmp = atomic_output(weights_path(path))
+        model.save_weights(tmp)
+        os.replace(tmp, weights_path(path))
+        write_model_info(path, ModelInfo(config.network, settings, config.augmentation, threshold, step,
+                                         val_error, dict(extra_info or {})))
+
+    def validate() -> tuple[float, np.ndarray]:
+        if len(val_x) == 0:
+            return float("nan"), np.zeros(0, np.float32)
+        prob = particle_probability(model, val_x)
+        return _error_pct(prob, val_y), prob
+
+    print("Initialized!", file=out, flush=True)
+    order, slots = epoch_order()
+    pos = 0
+    bar = tqdm(total=total_steps, desc="Training", unit="step", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    with open(log_path, "w", newline="") as log_file:
+        writer = csv.DictWriter(log_file, fieldnames=fields)
+        writer.writeheader()
+        for step in range(total_steps):
+            if pos + batch > len(order):
+                order, slots = epoch_order()
+                pos = 0
+            idx, slot = order[pos:pos + batch], slots[pos:pos + batch]
+            pos += batch
+            xb = dihedral(train_x[idx], transforms(slot))[..., None]
+            yb = labels[idx]
+            logging_step = step % config.log_every == 0
+            if logging_step:
+                mb_error = _error_pct(particle_probability(model, xb), yb.astype(bool))
+            loss = float(np.asarray(model.train_on_batch(xb, yb, sample_weight=class_weight[yb])))
+            bar.update(1)
+            if logging_step:
+                val_error, _ = validate()
+                lr = float(schedule(step))
+                epoch = step * batch / samples_per_epoch
+                row = {"step": step, "epoch": round(epoch, 4), "loss": loss, "minibatch_error": mb_error,
+                       "validation_error": val_error, "learning_rate": lr}
+                history.append(row)
+                writer.writerow(row)
+                log_file.flush()
+                ckpt = Path(f"{output}-{step}")
+                save(ckpt, step, val_error, 0.5)
+                if val_error < best[0]:
+                    best = (val_error, step, ckpt)
+                bar.write(f"Epoch {epoch:.2f}\nStep {step}\n"
+                          f"Minibatch loss: {loss:.3f}, learning rate: {lr:.6f}\n"
+                          f"Minibatch error: {mb_error:.1f}%\nValidation error: {val_error:.1f}%\n"
+                          f"Step {step} model saved in file {ckpt}", file=out)
+                out.flush()
+    bar.close()
+
+    final_error, prob = validate()
+    threshold = best_f1_threshold(prob, val_y) if len(val_y) else 0.5
+    print(f"Training completed, final validation error: {final_error:.1f}%", file=out)
+    save(output, total_steps, final_error, 0.5)
+    print(f"Trained model saved in file {output}", file=out)
+    if best[1] >= 0:
+        print(f"Lowest validation error: {best[0]:.1f}% at step {best[1]} (model {best[2]})", file=out)
+    if len(val_y):
+        print(f"Validation: the threshold that maximises F1 would be {threshold:.3f}"
+              f" (eval uses 0.5 unless --threshold is given)", file=out)
+    try:
+        _plot(history, Path(str(output) + ".png"))
+    except Exception as e:  # a plot is a convenience; never fail training for it
+        print(f"Could not draw the training plot: {e}", file=sys.stderr)
+    seconds = time.perf_counter() - t_start
+    return TrainResult(final_error, best[1], best[0], best[2], threshold, history, seconds, total_steps)
