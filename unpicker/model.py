@@ -39,19 +39,19 @@ def _seed(size: int) -> keras.Model:
 
 def _residual_stage(x, channels: int):
     shortcut = layers.Conv2D(channels, 1, strides=2, use_bias=False)(x)
-    shortcut = layers.BatchNormalization()(shortcut)
+    shortcut = layers.BatchNormalization(momentum=0.9)(shortcut)
     y = layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False)(x)
-    y = layers.BatchNormalization()(y)
+    y = layers.BatchNormalization(momentum=0.9)(y)
     y = layers.ReLU()(y)
     y = layers.Conv2D(channels, 3, padding="same", use_bias=False)(y)
-    y = layers.BatchNormalization()(y)
+    y = layers.BatchNormalization(momentum=0.9)(y)
     return layers.ReLU()(layers.Add()([shortcut, y]))
 
 
 def _resnet(size: int, width: int = 16) -> keras.Model:
     inputs = keras.Input((size, size, 1))
     x = layers.Conv2D(width, 3, padding="same", use_bias=False)(inputs)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.ReLU()(x)
     for channels in (width, 2 * width, 4 * width):
         x = _residual_stage(x, channels)
