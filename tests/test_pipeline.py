@@ -1,0 +1,191 @@
+"""Training and evaluation end to end on generated micrographs."""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from unpicker.commands import evaluate as eval_cmd
+from unpicker.commands import train as train_cmd
+from unpicker.commands import training_set
+from unpicker.commands.demo import score_folder
+from unpicker.demo import write_demo
+from unpicker.modelfile import read_model_info
+from unpicker.star import read_star
+from unpicker.trainingdata import TrainingSet, split_by_micrograph
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A folder of 6 generated micrographs (3 hand-cleaned) and a model trained on it."""
+    folder = tmp_path_factory.mktemp("mics")
+    names = write_demo(folder, n_micrographs=6, n_cleaned=3, level="easy", seed=1, size_px=512)
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        assert training_set.main(["_autopick.star", "_autopick_correct.star", "_autopick_train.star"]) == 0
+        from io import StringIO
+        import contextlib
+        log = StringIO()
+        with contextlib.redirect_stdout(log):
+            rc = train_cmd.main(["--train_output", "unpickModel.out", "--boxsize", "54", "--num_epochs", "30",
+                                 "--num_cores", "2", "--no_progress"])
+        assert rc == 0
+    finally:
+        os.chdir(cwd)
+    return folder, names, log.getvalue()
+
+
+def run_eval(folder, *args):
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        return eval_cmd.main(["--no_progress", "--num_cores", "2", *args])
+    finally:
+        os.chdir(cwd)
+
+
+def test_training_log_lines_checkpoints_csv_and_plot(trained):
+    folder, _, log = trained
+    lines = log.splitlines()
+    assert re.search(r"^Training Particles: \d+ Non-particles: \d+ in training set$", log, re.M)
+    assert re.search(r"^Loaded training data, using \d+ particles for validation - \d+\.\d% particles$", log, re.M)
+    assert "Initialized!" in lines
+    assert re.search(r"^Epoch \d+\.\d\d\nStep 0\nMinibatch loss: \d+\.\d{3}, learning rate: \d\.\d{6}\n"
+                     r"Minibatch error: \d+\.\d%\nValidation error: \d+\.\d%\nStep 0 model saved in file "
+                     r"unpickModel.out-0$", log, re.M)
+    assert re.search(r"^Training completed, final validation error: \d+\.\d%$", log, re.M)
+    assert "Trained model saved in file unpickModel.out" in lines
+    assert re.search(r"^Lowest validation error: .* at step \d+ \(model unpickModel.out-\d+\)$", log, re.M)
+    steps = [int(m) for m in re.findall(r"^Step (\d+)$", log, re.M)]
+    assert steps[:2] == [0, 100] and all(b - a == 100 for a, b in zip(steps, steps[1:]))
+    for s in steps:
+        assert (folder / f"unpickModel.out-{s}").exists() and (folder / f"unpickModel.out-{s}.weights.h5").exists()
+    with open(folder / "unpickModel.out.log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == steps
+    assert set(rows[0]) == {"step", "epoch", "loss", "minibatch_error", "validation_error", "learning_rate"}
+    assert (folder / "unpickModel.out.png").read_bytes()[:4] == b"\x89PNG"
+    info, _ = read_model_info(folder / "unpickModel.out")
+    assert info.network == "resnet" and info.preprocessing.boxsize_px == 54
+    assert info.preprocessing.apix == pytest.approx(3.0)    # from the MRC header
+    assert info.extra["training"]["validation_micrographs"]
+
+
+def test_validation_split_is_by_whole_micrograph():
+    mic = np.repeat(np.arange(7), 10)
+    ts = TrainingSet(np.zeros((70, 2, 2), np.float32), np.zeros(70, bool), mic, [f"m{i}" for i in range(7)])
+    mask, names, _ = split_by_micrograph(ts, 0.2, seed=3)
+    assert set(mic[mask]).isdisjoint(set(mic[~mask]))
+    assert len(names) == 2 and mask.sum() == 20
+    again, _, _ = split_by_micrograph(ts, 0.2, seed=3)
+    assert np.array_equal(mask, again)
+    one = TrainingSet(np.zeros((50, 2, 2), np.float32), np.zeros(50, bool), np.zeros(50, int), ["m"])
+    mask, _, note = split_by_micrograph(one, 0.2, seed=0)
+    assert 0 < mask.sum() < 50 and "only one training micrograph" in note
+
+
+def test_unpicks_held_out_micrographs_well_above_keeping_all(trained):
+    folder, names, _ = trained
+    assert run_eval(folder, "--train_output", "unpickModel.out", "--overwrite") == 0
+    s = score_folder(folder, names[3:])
+    f1, keep_all_f1 = s["unpicker"][2], s["keep_all"][2]
+    assert f1 > keep_all_f1 + 0.15, s
+
+
+def test_outputs_keep_header_columns_and_row_text_with_scores(trained):
+    folder, names, _ = trained
+    assert run_eval(folder, "--train_output", "unpickModel.out", "--overwrite", "--write_rejected", "_rejected.star") == 0
+    src = (folder / f"{names[4]}_autopick.star").read_text().splitlines()
+    out = (folder / f"{names[4]}_autopick_unpick.star").read_text().splitlines()
+    rej = (folder / f"{names[4]}_rejected.star").read_text().splitlines()
+    header_end = src.index("_rlnAnglePsi #5")
+    assert out[:header_end + 1] == src[:header_end + 1] and out[header_end + 1] == "_unpickerScore #6"
+    src_rows = set(src[header_end + 1:]) - {""}
+    kept = [line for line in out[header_end + 2:] if line]
+    rejected = [line for line in rej[header_end + 2:] if line]
+    assert len(kept) + len(rejected) == len(src_rows)
+    assert {line.rsplit(" ", 1)[0] for line in kept + rejected} == src_rows
+    assert all(float(line.rsplit(" ", 1)[1]) >= 0.5 for line in kept)
+    assert all(float(line.rsplit(" ", 1)[1]) < 0.5 for line in rejected)
+
+
+def test_threshold_eval_file_and_checkpoint_names(trained, capsys):
+    folder, names, _ = trained
+    one = f"{names[5]}_autopick.star"
+    for model in ("unpickModel.out-100", "unpickModel.out-100.weights.h5"):
+        assert run_eval(folder, "--train_output", model, "--eval_file", one, "--threshold", "0.0",
+                        "--output_root", "_all.star", "--overwrite") == 0
+    produced = sorted(p.name for p in folder.glob("*_all.star"))
+    assert produced == [f"{names[5]}_all.star"]
+    n_in = len(read_star(folder / one).blocks[0].rows)
+    assert len(read_star(folder / f"{names[5]}_all.star").blocks[0].rows) == n_in   # threshold 0 keeps all
+    assert "Eval Particles: %d" % n_in in capsys.readouterr().out
+
+
+def test_preprocessing_mismatch_is_an_error_naming_both_values(trained, capsys):
+    folder, _, _ = trained
+    assert run_eval(folder, "--train_output", "unpickModel.out", "--boxsize", "80") == 2
+    err = capsys.readouterr().err
+    assert "--boxsize 80 (the model was trained with 54)" in err
+    assert run_eval(folder, "--train_output", "unpickModel.out", "--boxsize", "80", "--force",
+                    "--output_root", "_forced.star", "--histogram", "") == 0
+
+
+def test_refuses_to_overwrite_inputs_and_missing_model(trained, capsys):
+    folder, _, _ = trained
+    assert run_eval(folder, "--train_output", "unpickModel.out", "--output_root", "_autopick.star") == 2
+    assert run_eval(folder, "--train_output", "nothere.out") == 2
+    assert "nothere.out: model file not found" in capsys.readouterr().err
+
+
+def test_unreadable_micrograph_is_skipped_others_processed(trained, tmp_path, capsys):
+    folder, names, _ = trained
+    work = tmp_path / "w"
+    work.mkdir()
+    for name in names[3:]:
+        shutil.copy(folder / f"{name}.mrc", work)
+        shutil.copy(folder / f"{name}_autopick.star", work)
+    for f in folder.glob("unpickModel.out*"):
+        shutil.copy(f, work)
+    (work / f"{names[3]}.mrc").write_bytes(b"not an mrc file" * 100)
+    assert run_eval(work, "--train_output", "unpickModel.out") == 1
+    assert f"{names[3]}.mrc: not a readable MRC" in capsys.readouterr().err
+    assert not (work / f"{names[3]}_autopick_unpick.star").exists()
+    assert (work / f"{names[4]}_autopick_unpick.star").exists()
+    # a second run skips the micrographs already done
+    before = (work / f"{names[4]}_autopick_unpick.star").stat().st_mtime_ns
+    run_eval(work, "--train_output", "unpickModel.out")
+    assert (work / f"{names[4]}_autopick_unpick.star").stat().st_mtime_ns == before
+    assert "already unpicked" in capsys.readouterr().out
+
+
+def test_seed_network_trains_and_evaluates(tmp_path):
+    write_demo(tmp_path, n_micrographs=2, n_cleaned=2, level="tiny", seed=2)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        training_set.main(["_autopick.star", "_autopick_correct.star", "_autopick_train.star"])
+        assert train_cmd.main(["--train_output", "seed.out", "--network", "seed", "--boxsize", "54",
+                               "--num_epochs", "1", "--no_progress"]) == 0
+    finally:
+        os.chdir(cwd)
+    assert read_model_info(tmp_path / "seed.out")[0].network == "seed"
+    assert run_eval(tmp_path, "--train_output", "seed.out") == 0
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "unpicker.commands.demo", "--folder", str(tmp_path / "demo"),
+                        "--level", "tiny", "--micrographs", "3", "--cleaned", "2", "--epochs", "2", "--quiet"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "emUnpicker       precision" in r.stdout and "keep every pick" in r.stdout
