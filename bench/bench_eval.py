@@ -1,0 +1,94 @@
+"""Benchmark: evaluation speed on 4096x4096 micrographs with 300 picks each.
+
+Filters on (lowpass 20 Å, highpass 500 Å, sigma contrast 3), boxsize 250 -> 32,
+the default network (random weights: speed does not depend on them), 2 cores.
+Reports micrographs/s for the whole evaluation (import time excluded), the
+split between reading, preprocessing+extraction and the network, and the
+floor: only reading and preprocessing the same micrographs, as many threads.
+
+    .venv/bin/python bench/bench_eval.py [--micrographs 8] [--network resnet]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import mrcfile  # noqa: E402
+import numpy as np  # noqa: E402
+
+from unpicker.evaluate import EvalJob, run_evaluation  # noqa: E402
+from unpicker.files import atomic_write_text  # noqa: E402
+from unpicker.mrcio import read_micrograph  # noqa: E402
+from unpicker.preprocess import Preprocessing, preprocess_micrograph  # noqa: E402
+from unpicker.star import format_loop_block  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--micrographs", type=int, default=8)
+    ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--picks", type=int, default=300)
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--network", default="resnet")
+    args = ap.parse_args()
+
+    from unpicker.model import build_network, particle_probability
+    from unpicker.train import configure_tensorflow
+
+    configure_tensorflow(args.cores, 0)
+    model = build_network(args.network, 32)
+    settings = Preprocessing(boxsize_px=250, resized_px=32, apix=1.0, lowpass_A=20, highpass_A=500, sigma_contrast=3)
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as d:
+        folder = Path(d)
+        jobs = []
+        for i in range(args.micrographs):
+            name = f"mic{i:03d}"
+            with mrcfile.new(folder / f"{name}.mrc") as mrc:
+                mrc.set_data(rng.normal(size=(args.size, args.size)).astype(np.float32))
+            xy = rng.uniform(0, args.size, size=(args.picks, 2))
+            rows = [[f"{x:.6f}", f"{y:.6f}", "0.5", "0", "-999.0"] for x, y in xy]
+            atomic_write_text(folder / f"{name}_autopick.star", format_loop_block(
+                "", ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnClassNumber",
+                     "rlnAnglePsi"], rows))
+            jobs.append(EvalJob(name, folder / f"{name}_autopick.star", folder / f"{name}.mrc",
+                                folder / f"{name}_autopick_unpick.star"))
+        particle_probability(model, np.zeros((4, 32, 32), np.float32))   # warm up the graph
+
+        def floor_one(job):
+            image, _ = read_micrograph(job.mrc_path)
+            return preprocess_micrograph(image, settings).shape
+
+        # floor first and after, to average out the page cache and machine noise
+        floors = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(args.cores) as pool:
+                list(pool.map(floor_one, jobs))
+            floors.append(time.perf_counter() - t0)
+            if not _:
+                s = run_evaluation(jobs, settings, lambda b: particle_probability(model, b), 0.5, args.cores,
+                                   out=io.StringIO(), progress=False)
+        floor = min(floors)
+    n = s.micrographs
+    print(f"evaluation: {n} micrographs in {s.seconds:.2f} s = {n / s.seconds:.2f} micrographs/s"
+          f" ({args.network}, {args.cores} cores, {args.picks} picks each)")
+    worker = sum(v for k, v in s.timings.items() if k in ("read", "preprocess+extract"))
+    print("time per micrograph: " + ", ".join(f"{k} {v / n:.3f} s" for k, v in s.timings.items())
+          + f"  (read and preprocess+extract run in {args.cores} worker threads; {worker / n:.3f} s of worker time)")
+    print(f"floor (read + preprocess only, {args.cores} threads): {floor:.2f} s = {n / floor:.2f} micrographs/s")
+    print(f"evaluation / floor = {s.seconds / floor:.2f}  (target <= 2); target >= 2 micrographs/s:"
+          f" {'met' if n / s.seconds >= 2 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

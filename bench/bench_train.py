@@ -1,0 +1,51 @@
+"""Benchmark: training time at the original example's size.
+
+8,478 boxes (boxsize 250 -> 32; 20% held out by micrograph, as training does),
+25 epochs (an epoch = every training box under each of the 4 rotations, as the
+original counted), 2 CPU threads. Boxes are generated (speed does not depend on
+their content); extraction is measured by bench_boxes.py (about 0.3 s per
+micrograph). Reports steps/s and the whole run's time per network.
+
+    .venv/bin/python bench/bench_train.py [--networks resnet seed] [--epochs 25]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from unpicker.preprocess import Preprocessing  # noqa: E402
+from unpicker.train import TrainConfig, train_model  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--networks", nargs="+", default=["resnet", "seed"])
+    ap.add_argument("--epochs", type=int, default=25)
+    ap.add_argument("--boxes", type=int, default=8478)
+    ap.add_argument("--cores", type=int, default=2)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(args.boxes, 32, 32)).astype(np.float32)
+    y = rng.random(args.boxes) < 0.5
+    n_val = args.boxes // 5
+    settings = Preprocessing(boxsize_px=250, resized_px=32)
+    for net in args.networks:
+        with tempfile.TemporaryDirectory() as d:
+            config = TrainConfig(network=net, num_epochs=args.epochs, num_cores=args.cores)
+            r = train_model(x[n_val:], y[n_val:], x[:n_val], y[:n_val], settings, config, Path(d) / "m.out",
+                            out=io.StringIO(), progress=False)
+            print(f"{net:7s} {args.boxes} boxes, {args.epochs} epochs: {r.steps} steps in {r.seconds:.0f} s"
+                  f" ({r.steps / r.seconds:.1f} steps/s, {r.seconds / 60:.1f} min), {args.cores} cores", flush=True)
+
+
+if __name__ == "__main__":
+    main()
