@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # as unpicker_eval.py sets it
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import mrcfile  # noqa: E402

@@ -115,8 +115,9 @@ def test_outputs_keep_header_columns_and_row_text_with_scores(trained):
     rejected = [line for line in rej[header_end + 2:] if line]
     assert len(kept) + len(rejected) == len(src_rows)
     assert {line.rsplit(" ", 1)[0] for line in kept + rejected} == src_rows
-    assert all(float(line.rsplit(" ", 1)[1]) >= 0.5 for line in kept)
-    assert all(float(line.rsplit(" ", 1)[1]) < 0.5 for line in rejected)
+    threshold = read_model_info(folder / "unpickModel.out")[0].threshold
+    assert all(float(line.rsplit(" ", 1)[1]) >= threshold - 1e-4 for line in kept)
+    assert all(float(line.rsplit(" ", 1)[1]) < threshold + 1e-4 for line in rejected)
 
 
 def test_threshold_eval_file_and_checkpoint_names(trained, capsys):
@@ -189,3 +190,32 @@ def test_demo_runs_end_to_end(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "emUnpicker       precision" in r.stdout and "keep every pick" in r.stdout
+
+
+def test_threshold_choice_maximises_f1_and_needs_enough_validation():
+    from unpicker.train import best_f1_threshold, choose_threshold
+
+    prob = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.3, 0.2, 0.1])
+    labels = np.array([1, 1, 1, 0, 1, 0, 0, 0], bool)
+    t = best_f1_threshold(prob, labels)
+    assert 0.3 < t < 0.6          # keeps the first five (F1 0.889), drops the rest
+    assert choose_threshold(prob, labels) == 0.5   # too few validation boxes: the plain default
+    rng = np.random.default_rng(0)
+    labels = rng.random(400) < 0.8
+    prob = np.clip(labels * 0.3 + rng.random(400) * 0.7, 0, 1)
+    t = choose_threshold(prob, labels)
+    f1 = lambda th: 2 * (labels & (prob >= th)).sum() / ((prob >= th).sum() + labels.sum())
+    assert f1(t) >= max(f1(x) for x in np.linspace(0, 1, 101)) - 1e-9
+
+
+def test_logit_shift_undoes_class_weighting():
+    import keras
+    from unpicker.model import particle_probability
+
+    inputs = keras.Input((2, 2, 1))
+    logits = keras.layers.Lambda(lambda x: keras.ops.zeros((keras.ops.shape(x)[0], 2)))(inputs)
+    model = keras.Model(inputs, logits)
+    boxes = np.zeros((3, 2, 2), np.float32)
+    np.testing.assert_allclose(particle_probability(model, boxes), 0.5)
+    # 80 % particles: an indifferent weighted model means P = 0.8
+    np.testing.assert_allclose(particle_probability(model, boxes, logit_shift=np.log(4.0)), 0.8, rtol=1e-6)

@@ -69,8 +69,19 @@ def build_network(name: str, resized_px: int) -> keras.Model:
     raise ValueError(f"unknown network {name!r} (choose from {', '.join(NETWORKS)})")
 
 
-def particle_probability(model: keras.Model, boxes, batch_size: int = 512):
-    """P(particle) for (n, s, s) or (n, s, s, 1) boxes, as a numpy float32 array."""
+def particle_probability(model: keras.Model, boxes, batch_size: int = 512, logit_shift: float = 0.0,
+                         symmetries: int = 1):
+    """P(particle) for (n, s, s) or (n, s, s, 1) boxes, as a numpy float32 array.
+
+    ``logit_shift`` is added to the particle-vs-non-particle logit before the
+    sigmoid: training with class weights shifts it by log(n_N / n_P), and the
+    model file stores the shift that undoes this, so the score is the
+    probability under the class balance the user's picks had.
+    ``symmetries`` (1, 4 or 8) averages the logit over the first elements of
+    the dihedral group (test-time augmentation).
+    """
+    from .boxes import dihedral
+
     import numpy as np
 
     boxes = np.asarray(boxes, np.float32)
@@ -78,11 +89,11 @@ def particle_probability(model: keras.Model, boxes, batch_size: int = 512):
         boxes = boxes[..., None]
     if len(boxes) == 0:
         return np.zeros(0, np.float32)
-    out = []
-    for i in range(0, len(boxes), batch_size):
-        logits = np.asarray(model(boxes[i:i + batch_size], training=False), np.float32)
-        out.append(logits)
-    logits = np.concatenate(out)
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e[:, 1] / e.sum(axis=1)).astype(np.float32)
+    margin = np.zeros(len(boxes))
+    for k in range(symmetries):
+        view = boxes if k == 0 else dihedral(boxes[..., 0], k)[..., None]
+        for i in range(0, len(view), batch_size):
+            logits = np.asarray(model.predict_on_batch(view[i:i + batch_size]), np.float64)
+            margin[i:i + batch_size] += (logits[:, 1] - logits[:, 0]) / symmetries
+    margin += logit_shift
+    return (1.0 / (1.0 + np.exp(-margin))).astype(np.float32)

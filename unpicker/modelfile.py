@@ -33,13 +33,14 @@ class ModelInfo:
     threshold: float = 0.5
     step: int = 0
     validation_error: float | None = None
+    logit_shift: float = 0.0   # see model.particle_probability
     extra: dict = field(default_factory=dict)
 
     def to_json(self, weights_name: str) -> str:
         doc = {"format": FORMAT, "weights": weights_name, "network": self.network,
                "preprocessing": self.preprocessing.to_dict(), "augmentation": self.augmentation,
                "threshold": self.threshold, "step": self.step, "validation_error": self.validation_error,
-               **self.extra}
+               "logit_shift": self.logit_shift, **self.extra}
         return json.dumps(doc, indent=2) + "\n"
 
 
@@ -72,9 +73,10 @@ def read_model_info(name: str | Path) -> tuple[ModelInfo, Path]:
         info = ModelInfo(doc["network"], Preprocessing.from_dict(doc["preprocessing"]),
                          doc.get("augmentation", "d8"), float(doc.get("threshold", 0.5)),
                          int(doc.get("step", 0)), doc.get("validation_error"),
+                         float(doc.get("logit_shift", 0.0)),
                          {k: v for k, v in doc.items() if k not in {
                              "format", "weights", "network", "preprocessing", "augmentation",
-                             "threshold", "step", "validation_error"}})
+                             "threshold", "step", "validation_error", "logit_shift"}})
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
         raise ModelFileError(f"{base}: not an emUnpicker model file ({e})") from None
     weights = base.parent / doc.get("weights", weights_path(base).name)

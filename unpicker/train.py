@@ -37,6 +37,7 @@ class TrainConfig:
     seed: int = 66478
     num_cores: int = 4
     log_every: int = LOG_EVERY
+    tta: int = 1                          # symmetries averaged at validation and evaluation
 
 
 @dataclass
@@ -108,6 +109,18 @@ def best_f1_threshold(prob: np.ndarray, labels: np.ndarray) -> float:
     return float((prob[order[i]] + nxt) / 2)
 
 
+MIN_PER_CLASS_FOR_THRESHOLD = 20
+
+
+def choose_threshold(prob: np.ndarray, labels: np.ndarray) -> float:
+    """The default threshold stored in the model: the F1-maximising one on the
+    validation boxes when they hold at least 20 of each class, else 0.5."""
+    labels = np.asarray(labels, bool)
+    if min(labels.sum(), (~labels).sum()) < MIN_PER_CLASS_FOR_THRESHOLD:
+        return 0.5
+    return best_f1_threshold(prob, labels)
+
+
 def _plot(history: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -150,6 +163,7 @@ def train_model(
     from .model import build_network, particle_probability
 
     output = Path(output)
+    extra_info = {**(extra_info or {}), "tta": config.tta}
     t_start = time.perf_counter()
     configure_tensorflow(config.num_cores, config.seed)
     model = build_network(config.network, settings.resized_px)
@@ -168,6 +182,8 @@ def train_model(
     n_pos = max(int(labels.sum()), 1)
     n_neg = max(n_train - int(labels.sum()), 1)
     class_weight = np.array([n_train / (2 * n_neg), n_train / (2 * n_pos)], np.float32)
+    # the weighting multiplies the odds by n_neg / n_pos; scores undo it
+    logit_shift = float(np.log(n_pos / n_neg))
     group = GROUP_SIZES[config.augmentation]
 
     # the sample order: every box under each of the 4 rotation slots, shuffled per epoch
@@ -194,12 +210,12 @@ def train_model(
         model.save_weights(tmp)
         os.replace(tmp, weights_path(path))
         write_model_info(path, ModelInfo(config.network, settings, config.augmentation, threshold, step,
-                                         val_error, dict(extra_info or {})))
+                                         val_error, logit_shift, dict(extra_info or {})))
 
     def validate() -> tuple[float, np.ndarray]:
         if len(val_x) == 0:
             return float("nan"), np.zeros(0, np.float32)
-        prob = particle_probability(model, val_x)
+        prob = particle_probability(model, val_x, logit_shift=logit_shift, symmetries=config.tta)
         return _error_pct(prob, val_y), prob
 
     print("Initialized!", file=out, flush=True)
@@ -220,11 +236,11 @@ def train_model(
             yb = labels[idx]
             logging_step = step % config.log_every == 0
             if logging_step:
-                mb_error = _error_pct(particle_probability(model, xb), yb.astype(bool))
+                mb_error = _error_pct(particle_probability(model, xb, logit_shift=logit_shift), yb.astype(bool))
             loss = float(np.asarray(model.train_on_batch(xb, yb, sample_weight=class_weight[yb])))
             bar.update(1)
             if logging_step:
-                val_error, _ = validate()
+                val_error, val_prob = validate()
                 lr = float(schedule(step))
                 epoch = step * batch / samples_per_epoch
                 row = {"step": step, "epoch": round(epoch, 4), "loss": loss, "minibatch_error": mb_error,
@@ -233,7 +249,7 @@ def train_model(
                 writer.writerow(row)
                 log_file.flush()
                 ckpt = Path(f"{output}-{step}")
-                save(ckpt, step, val_error, 0.5)
+                save(ckpt, step, val_error, choose_threshold(val_prob, val_y))
                 if val_error < best[0]:
                     best = (val_error, step, ckpt)
                 bar.write(f"Epoch {epoch:.2f}\nStep {step}\n"
@@ -244,15 +260,15 @@ def train_model(
     bar.close()
 
     final_error, prob = validate()
-    threshold = best_f1_threshold(prob, val_y) if len(val_y) else 0.5
+    threshold = choose_threshold(prob, val_y)
     print(f"Training completed, final validation error: {final_error:.1f}%", file=out)
-    save(output, total_steps, final_error, 0.5)
+    save(output, total_steps, final_error, threshold)
     print(f"Trained model saved in file {output}", file=out)
     if best[1] >= 0:
         print(f"Lowest validation error: {best[0]:.1f}% at step {best[1]} (model {best[2]})", file=out)
-    if len(val_y):
-        print(f"Validation: the threshold that maximises F1 would be {threshold:.3f}"
-              f" (eval uses 0.5 unless --threshold is given)", file=out)
+    print(f"Default threshold for unpicker_eval.py: {threshold:.3f}"
+          + (" (maximises F1 of the kept picks on the validation micrographs)" if threshold != 0.5 else ""),
+          file=out)
     try:
         _plot(history, Path(str(output) + ".png"))
     except Exception as e:  # a plot is a convenience; never fail training for it

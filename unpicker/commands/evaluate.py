@@ -1,8 +1,14 @@
 """unpicker_eval.py: unpick every autopick file in the micrographs folder with a trained model."""
 from __future__ import annotations
 
-import argparse
 import os
+
+# Micrographs are prepared in worker threads (--num_cores); nested OpenBLAS
+# threads in each would oversubscribe the cores (measured: bench/bench_eval.py).
+# Set before NumPy is imported; a value the user exported wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output_root", default="_autopick_unpick.star", help="File suffix for unpicked star files")
     add_preprocessing_arguments(p, with_defaults=False)
     p.add_argument("--threshold", type=float, default=None,
-                   help="keep picks whose particle probability is at least this (default: the model's, 0.5)")
+                   help="keep picks whose particle probability is at least this (default: the model's: the "
+                   "threshold that maximised F1 on its validation micrographs, else 0.5)")
+    p.add_argument("--tta", type=int, choices=[1, 4, 8], default=None,
+                   help="average the network over this many rotations/mirrors of each box "
+                   "(default: the model's setting)")
     p.add_argument("--write_rejected", metavar="SUFFIX", default=None,
                    help="also write the removed picks to <mic>SUFFIX, for inspection")
     p.add_argument("--force", action="store_true",
@@ -106,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: --threshold must be between 0 and 1, got {threshold}", file=sys.stderr)
         return 2
     ctfs = read_ctf_star(args.ctf_star)[0] if args.ctf_star else None
+    tta = args.tta or int(info.extra.get("tta", 1))
 
     jobs = _jobs(args)
     if not jobs:
@@ -133,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     print("Initialized!", file=out)
     print("Calculating unpicks...", file=out)
 
-    summary = run_evaluation(todo, settings, lambda boxes: particle_probability(model, boxes), threshold,
+    summary = run_evaluation(todo, settings,
+                             lambda boxes: particle_probability(model, boxes, logit_shift=info.logit_shift,
+                                                                symmetries=tta), threshold,
                              args.num_cores, ctfs, out, progress=not args.no_progress)
     pct = 100.0 * summary.picks_kept / summary.picks_in if summary.picks_in else 0.0
     rate = summary.micrographs / summary.seconds if summary.seconds else 0.0

@@ -1,8 +1,14 @@
 """unpicker_train.py: train the network on the training files in the micrographs folder."""
 from __future__ import annotations
 
-import argparse
 import os
+
+# Micrographs are prepared in worker threads (--num_cores); nested OpenBLAS
+# threads in each would oversubscribe the cores (measured: bench/bench_eval.py).
+# Set before NumPy is imported; a value the user exported wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
 import sys
 from pathlib import Path
 
@@ -33,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="d8 (default): random rotations and mirrors; rot4: the four 90° rotations (original)")
     p.add_argument("--normalisation", choices=["box", "micrograph"], default="box",
                    help="standardise each box (default) or each micrograph")
+    p.add_argument("--tta", type=int, choices=[1, 4, 8], default=1,
+                   help="average over this many rotations/mirrors of each box when validating and "
+                   "(by default) when unpicking (default 1)")
     p.add_argument("--validation_fraction", type=float, default=0.2,
                    help="fraction of the training micrographs held out for validation (default 0.2)")
     p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable (default 66478)")
@@ -111,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, augmentation=args.augmentation, seed=args.seed,
-                         num_cores=args.num_cores)
+                         num_cores=args.num_cores, tta=args.tta)
     import numpy as np
 
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,

@@ -1,0 +1,327 @@
+"""Accuracy benchmark: real EMPIAR-10017 picks and simulated micrographs.
+
+For each data set it builds a RELION-style micrographs folder, "hand-cleans" a
+few micrographs (keeps the picks that are true), runs the three commands as a
+user would (trainingSetFromStarFiles.py, unpicker_train.py, unpicker_eval.py,
+in subprocesses) and scores the held-out micrographs: precision, recall and
+F1 of the kept picks, ROC AUC of the ``_unpickerScore`` column, and the same
+F1 for keeping every pick.
+
+Real data (``../shared/data/empiar10017``): the 12 micrographs with picks, in
+name order; the JPGs are flipped (see that folder's README) and binned 2x to
+2048x2048, 3.54 Å/px; picks are EMAN box centres (box 180 px -> 90 binned),
+with the picker's score as ``_rlnAutopickFigureOfMerit``; truth: centre on the
+ground-truth mask. Micrographs 1-4 are hand-cleaned, 5-12 held out. The
+learning curve trains on the first 1, 2, 4, 8 and scores micrographs 9-12.
+
+Simulated: the package's generator (``unpicker.demo``) at two difficulties,
+12 micrographs each, 4 hand-cleaned, 8 held out.
+
+    .venv/bin/python bench/accuracy.py                 # everything (about an hour on 2 cores)
+    .venv/bin/python bench/accuracy.py --quick         # one seed, no learning curve
+    .venv/bin/python bench/accuracy.py --datasets crYOLO --networks resnet --seeds 0
+
+Writes bench/out/ (data, runs, results.json) and, unless --no_write,
+the accuracy section of BENCHMARKS.md and bench/learning_curve.png.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from unpicker.coords import read_box_file, read_picks  # noqa: E402
+from unpicker.files import atomic_write_text  # noqa: E402
+from unpicker.star import format_loop_block, read_star  # noqa: E402
+
+REAL = ROOT.parent / "shared" / "data" / "empiar10017"
+OUT = HERE / "out"
+PICKERS = {"crYOLO": "crYOLO", "topaz": "topaz", "DeepPicker": "deepPicker"}
+COLUMNS = ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnClassNumber", "rlnAnglePsi"]
+BIN = 2
+REAL_APIX = 1.77 * BIN
+REAL_BOX = 180 // BIN
+SIM_LEVELS = ("medium", "hard")
+N_CLEANED = 4
+
+
+# ---------------------------------------------------------------- data sets
+
+def _rows(xy, score):
+    return [[f"{x:.2f}", f"{y:.2f}", f"{s:.6g}", "0", "-999.0"] for (x, y), s in zip(xy, score)]
+
+
+def prepare_real(picker: str) -> tuple[Path, Path, list[str], int, float]:
+    """bench/out/real/<picker>/ with star files and the truth; micrographs in
+    bench/out/real/mrc/. Returns (folder, image folder, names, box, apix)."""
+    import mrcfile
+    from PIL import Image
+
+    mrc_dir = OUT / "real" / "mrc"
+    folder = OUT / "real" / picker
+    box_dir = REAL / "picks" / PICKERS[picker]
+    names = sorted(p.stem for p in box_dir.glob("*.box"))
+    if (folder / "done").exists():
+        return folder, mrc_dir, names, REAL_BOX, REAL_APIX
+    mrc_dir.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        mrc_path = mrc_dir / f"{name}.mrc"
+        if not mrc_path.exists():
+            img = np.asarray(Image.open(REAL / "images" / f"{name}.jpg").convert("L"), np.float32)[::-1]
+            ny, nx = img.shape
+            binned = img[: ny // BIN * BIN, : nx // BIN * BIN].reshape(ny // BIN, BIN, nx // BIN, BIN).mean((1, 3))
+            with mrcfile.new(mrc_path, overwrite=True) as mrc:
+                mrc.set_data(binned.astype(np.float32))
+                mrc.voxel_size = REAL_APIX
+        mask = np.asarray(Image.open(REAL / "masks" / f"{name}_mask.jpg").convert("L"))[::-1] > 127
+        centres, score = read_box_file(box_dir / f"{name}.box")
+        ix = np.clip(np.round(centres[:, 0]).astype(int), 0, mask.shape[1] - 1)
+        iy = np.clip(np.round(centres[:, 1]).astype(int), 0, mask.shape[0] - 1)
+        truth = mask[iy, ix]
+        _write_set(folder, name, centres / BIN, np.nan_to_num(score), truth)
+    (folder / "done").write_text("")
+    return folder, mrc_dir, names, REAL_BOX, REAL_APIX
+
+
+def prepare_sim(level: str) -> tuple[Path, Path, list[str], int, float]:
+    from unpicker.demo import DemoConfig, write_demo
+
+    folder = OUT / "sim" / level
+    cfg = DemoConfig.level(level)
+    if not (folder / "done").exists():
+        names = write_demo(folder, n_micrographs=12, n_cleaned=0, level=level, seed=100)
+        for name in names:   # rewrite into the common layout (truth + correct files made per run)
+            t = read_star(folder / f"{name}_truth.star").blocks[0]
+            xy = np.stack([t.floats("rlnCoordinateX"), t.floats("rlnCoordinateY")], 1)
+            _write_set(folder, name, xy, t.floats("rlnAutopickFigureOfMerit"),
+                       np.array(t.column("demoTruth")) == "P")
+        (folder / "done").write_text("")
+    names = sorted(p.name[: -len("_autopick.star")] for p in folder.glob("*_autopick.star"))
+    return folder, folder, names, int(cfg.diameter_px * 1.5), cfg.apix
+
+
+def _write_set(folder: Path, name: str, xy: np.ndarray, score: np.ndarray, truth: np.ndarray) -> None:
+    rows = _rows(xy, score)
+    atomic_write_text(folder / f"{name}_autopick.star", format_loop_block("", COLUMNS, rows))
+    atomic_write_text(folder / f"{name}_truth.star",
+                      format_loop_block("", COLUMNS + ["demoTruth"], [r + ["P" if t else "N"] for r, t in zip(rows, truth)]))
+
+
+def prepare(dataset: str):
+    return prepare_real(dataset) if dataset in PICKERS else prepare_sim(dataset.split("-", 1)[1])
+
+
+# ---------------------------------------------------------------- scoring
+
+def roc_auc(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties counted half)."""
+    pos, neg = scores[truth], scores[~truth]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    allv = np.concatenate([pos, neg])[order]
+    # average ranks for ties
+    _, inv, counts = np.unique(allv, return_inverse=True, return_counts=True)
+    cum = np.cumsum(counts)
+    avg = cum - (counts - 1) / 2.0
+    ranks[order] = avg[inv]
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def prf(kept: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
+    tp = int((kept & truth).sum())
+    p = tp / kept.sum() if kept.sum() else 0.0
+    r = tp / truth.sum() if truth.sum() else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def score_run(work: Path, names: list[str]) -> dict:
+    """Truth and scores of every held-out pick, from the kept and rejected outputs."""
+    truths, scores, kept = [], [], []
+    for name in names:
+        t = read_star(work / f"{name}_truth.star").blocks[0]
+        xy = np.stack([t.floats("rlnCoordinateX"), t.floats("rlnCoordinateY")], 1)
+        truth = np.array(t.column("demoTruth")) == "P"
+        score = np.full(len(xy), np.nan)
+        is_kept = np.zeros(len(xy), bool)
+        for suffix, flag in (("_autopick_unpick.star", True), ("_rejected.star", False)):
+            picks = read_picks(work / f"{name}{suffix}")
+            if len(picks) == 0:
+                continue
+            d = np.hypot(xy[:, None, 0] - picks.xy[None, :, 0], xy[:, None, 1] - picks.xy[None, :, 1])
+            j = d.argmin(axis=1)
+            hit = d[np.arange(len(xy)), j] < 0.01
+            score[hit] = picks.block.floats("unpickerScore")[j[hit]]
+            is_kept[hit] = flag
+        assert not np.isnan(score).any(), f"{name}: a pick is in neither output"
+        truths.append(truth), scores.append(score), kept.append(is_kept)
+    truth, score, kept = map(np.concatenate, (truths, scores, kept))
+    p, r, f = prf(kept, truth)
+    _, _, f_all = prf(np.ones_like(truth), truth)
+    return {"precision": p, "recall": r, "f1": f, "auc": roc_auc(score, truth),
+            "keep_all_f1": f_all, "keep_all_precision": float(truth.mean()), "picks": int(len(truth))}
+
+
+# ---------------------------------------------------------------- runs
+
+def run_once(dataset: str, network: str, seed: int, train_names: list[str], test_names: list[str],
+             extra_train: list[str] | None = None, tag: str = "") -> dict:
+    folder, image_dir, _, box, apix = prepare(dataset)
+    work = OUT / "runs" / f"{dataset}_{network}_s{seed}_n{len(train_names)}{tag}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for name in train_names + test_names:
+        for suffix in ("_autopick.star", "_truth.star"):
+            shutil.copy(folder / f"{name}{suffix}", work)
+    for name in train_names:   # the user's hand-cleaned copy: the true picks
+        t = read_star(folder / f"{name}_truth.star").blocks[0]
+        rows = [r[:-1] for r in t.rows if r[-1] == "P"]
+        atomic_write_text(work / f"{name}_autopick_correct.star", format_loop_block("", COLUMNS, rows))
+    py = sys.executable
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    common = ["--image_dir", str(image_dir), "--num_cores", "2", "--no_progress"]
+    t0 = time.perf_counter()
+    steps = [
+        [py, str(ROOT / "trainingSetFromStarFiles.py"), "_autopick.star", "_autopick_correct.star",
+         "_autopick_train.star"],
+        [py, str(ROOT / "unpicker_train.py"), "--train_output", "model.out", "--boxsize", str(box),
+         "--apix", str(apix), "--network", network, "--seed", str(seed)] + common + (extra_train or []),
+        [py, str(ROOT / "unpicker_eval.py"), "--train_output", "model.out", "--write_rejected",
+         "_rejected.star", "--histogram", ""] + common,
+    ]
+    with open(work / "log.txt", "w") as log:
+        for cmd in steps:
+            r = subprocess.run(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env)
+            if r.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd[1:3])} failed in {work} (see log.txt)")
+    result = score_run(work, test_names)
+    result.update(dataset=dataset, network=network, seed=seed, n_train=len(train_names),
+                  seconds=time.perf_counter() - t0, extra=extra_train or [])
+    for f in work.glob("model.out-*"):   # checkpoints are large and not needed afterwards
+        f.unlink()
+    return result
+
+
+def summarise(results: list[dict], key: str) -> tuple[float, float]:
+    v = np.array([r[key] for r in results], float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def write_report(results: list[dict], curve: list[dict], path: Path, png: Path, args) -> None:
+    datasets = list(dict.fromkeys(r["dataset"] for r in results))
+    networks = list(dict.fromkeys(r["network"] for r in results))
+    seeds = sorted({r["seed"] for r in results})
+    lines = ["<!-- accuracy:begin (written by bench/accuracy.py; edit outside the markers) -->",
+             "## Accuracy (held-out micrographs)", "",
+             f"`.venv/bin/python bench/accuracy.py {' '.join(args.argv)}`".replace(" `", "`"),
+             f"— {datetime.date.today().isoformat()}, {platform.machine()} {os.cpu_count()} cores,"
+             f" Python {platform.python_version()}; seeds {seeds}; mean ± sd over seeds.", "",
+             "| data | picks | keep all: precision / F1 | network | precision | recall | F1 | ROC AUC |",
+             "|---|---|---|---|---|---|---|---|"]
+    for ds in datasets:
+        for net in networks:
+            rs = [r for r in results if r["dataset"] == ds and r["network"] == net]
+            if not rs:
+                continue
+            cells = [f"{m:.3f} ± {s:.3f}" for m, s in (summarise(rs, k) for k in ("precision", "recall", "f1", "auc"))]
+            lines.append(f"| {ds} | {rs[0]['picks']} | {rs[0]['keep_all_precision']:.3f} / {rs[0]['keep_all_f1']:.3f}"
+                         f" | {net} | " + " | ".join(cells) + " |")
+    if curve:
+        lines += ["", "Learning curve (resnet, seed 0; scored on micrographs 9-12): F1 by number of"
+                  " hand-cleaned micrographs", "", "| data | " + " | ".join(
+                      str(n) for n in sorted({c['n_train'] for c in curve})) + " | keep all |", "|---" * (
+                      2 + len({c['n_train'] for c in curve})) + "|"]
+        for ds in dict.fromkeys(c["dataset"] for c in curve):
+            cs = sorted((c for c in curve if c["dataset"] == ds), key=lambda c: c["n_train"])
+            lines.append(f"| {ds} | " + " | ".join(f"{c['f1']:.3f}" for c in cs) + f" | {cs[0]['keep_all_f1']:.3f} |")
+        _plot_curve(curve, png)
+        lines += ["", f"![learning curve]({png.relative_to(ROOT)})"]
+    lines.append("<!-- accuracy:end -->")
+    block = "\n".join(lines) + "\n"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    if "<!-- accuracy:begin" in text:
+        start = text.index("<!-- accuracy:begin")
+        end = text.index("<!-- accuracy:end -->") + len("<!-- accuracy:end -->\n")
+        text = text[:start] + block + text[end:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    atomic_write_text(path, text)
+
+
+def _plot_curve(curve: list[dict], png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for ds in dict.fromkeys(c["dataset"] for c in curve):
+        cs = sorted((c for c in curve if c["dataset"] == ds), key=lambda c: c["n_train"])
+        line, = ax.plot([c["n_train"] for c in cs], [c["f1"] for c in cs], "o-", label=ds)
+        ax.axhline(cs[0]["keep_all_f1"], color=line.get_color(), ls=":", lw=1)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("hand-cleaned micrographs")
+    ax.set_ylabel("held-out F1 (dotted: keep all)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", nargs="+", default=list(PICKERS) + [f"sim-{lv}" for lv in SIM_LEVELS])
+    ap.add_argument("--networks", nargs="+", default=["resnet", "seed"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--quick", action="store_true", help="seed 0 only, no learning curve")
+    ap.add_argument("--no_curve", action="store_true")
+    ap.add_argument("--no_write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    ap.add_argument("--train_args", default="", help="extra unpicker_train.py options (experiments)")
+    args = ap.parse_args()
+    args.argv = sys.argv[1:]
+    if any(d in PICKERS for d in args.datasets) and not REAL.exists():
+        print(f"real data not found at {REAL}; using the simulated sets only")
+        args.datasets = [d for d in args.datasets if d not in PICKERS]
+    seeds = [0] if args.quick else args.seeds
+    extra = args.train_args.split()
+    results, curve = [], []
+    for ds in args.datasets:
+        _, _, names, _, _ = prepare(ds)
+        train, test = names[:N_CLEANED], names[N_CLEANED:]
+        for net in args.networks:
+            for seed in seeds:
+                r = run_once(ds, net, seed, train, test, extra)
+                results.append(r)
+                print(f"{ds:12s} {net:6s} seed {seed}: P {r['precision']:.3f} R {r['recall']:.3f} "
+                      f"F1 {r['f1']:.3f} AUC {r['auc']:.3f} (keep all F1 {r['keep_all_f1']:.3f}) "
+                      f"{r['seconds']:.0f} s", flush=True)
+        if not (args.quick or args.no_curve) and ds in PICKERS:
+            for n in (1, 2, 4, 8):
+                r = run_once(ds, "resnet", 0, names[:n], names[8:], extra, tag="_curve")
+                curve.append(r)
+                print(f"{ds:12s} curve n={n}: F1 {r['f1']:.3f} (keep all {r['keep_all_f1']:.3f})", flush=True)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps({"results": results, "curve": curve}, indent=1))
+    if not args.no_write:
+        write_report(results, curve, ROOT / "BENCHMARKS.md", HERE / "learning_curve.png", args)
+        print("wrote BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()
