@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--picks", type=int, default=300)
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--network", default="resnet")
+    ap.add_argument("--tta", type=int, default=1, choices=[1, 4, 8], help="test-time symmetries")
     args = ap.parse_args()
 
     from unpicker.model import build_network, particle_probability
@@ -77,12 +78,12 @@ def main() -> None:
                 list(pool.map(floor_one, jobs))
             floors.append(time.perf_counter() - t0)
             if not _:
-                s = run_evaluation(jobs, settings, lambda b: particle_probability(model, b), 0.5, args.cores,
+                s = run_evaluation(jobs, settings, lambda b: particle_probability(model, b, symmetries=args.tta), 0.5, args.cores,
                                    out=io.StringIO(), progress=False)
         floor = min(floors)
     n = s.micrographs
     print(f"evaluation: {n} micrographs in {s.seconds:.2f} s = {n / s.seconds:.2f} micrographs/s"
-          f" ({args.network}, {args.cores} cores, {args.picks} picks each)")
+          f" ({args.network}, tta {args.tta}, {args.cores} cores, {args.picks} picks each)")
     worker = sum(v for k, v in s.timings.items() if k in ("read", "preprocess+extract"))
     print("time per micrograph: " + ", ".join(f"{k} {v / n:.3f} s" for k, v in s.timings.items())
           + f"  (read and preprocess+extract run in {args.cores} worker threads; {worker / n:.3f} s of worker time)")

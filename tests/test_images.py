@@ -260,7 +260,8 @@ def test_rotations_and_dihedral_group():
 def test_pipeline_boxes_are_normalised_and_flipped_ctf_runs():
     rng = np.random.default_rng(0)
     img = rng.normal(size=(256, 200)).astype(np.float32)
-    s = Preprocessing(boxsize_px=64, resized_px=16, apix=2.0, lowpass_A=10, highpass_A=200, sigma_contrast=3)
+    s = Preprocessing(boxsize_px=64, resized_px=16, apix=2.0, lowpass_A=10, highpass_A=200, sigma_contrast=3,
+                      normalisation="box")
     boxes = micrograph_boxes(img, rng.uniform(0, 200, size=(7, 2)), s)
     assert boxes.shape == (7, 16, 16) and np.isfinite(boxes).all()
     np.testing.assert_allclose(boxes.std(axis=(1, 2)), 1, atol=1e-4)

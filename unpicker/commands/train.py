@@ -37,11 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="initial (seed) or peak (resnet) learning rate (default 0.01 seed, 0.002 resnet)")
     p.add_argument("--augmentation", choices=["d8", "rot4", "none"], default="d8",
                    help="d8 (default): random rotations and mirrors; rot4: the four 90° rotations (original)")
-    p.add_argument("--normalisation", choices=["box", "micrograph"], default="box",
-                   help="standardise each box (default) or each micrograph")
-    p.add_argument("--tta", type=int, choices=[1, 4, 8], default=1,
+    p.add_argument("--normalisation", choices=["box", "micrograph"], default="micrograph",
+                   help="standardise with each micrograph's mean and sd (default) or each box's own")
+    p.add_argument("--tta", type=int, choices=[1, 4, 8], default=4,
                    help="average over this many rotations/mirrors of each box when validating and "
-                   "(by default) when unpicking (default 1)")
+                   "(by default) when unpicking (default 4: the 90-degree rotations)")
     p.add_argument("--validation_fraction", type=float, default=0.2,
                    help="fraction of the training micrographs held out for validation (default 0.2)")
     p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable (default 66478)")
