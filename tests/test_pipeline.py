@@ -219,3 +219,15 @@ def test_logit_shift_undoes_class_weighting():
     np.testing.assert_allclose(particle_probability(model, boxes), 0.5)
     # 80 % particles: an indifferent weighted model means P = 0.8
     np.testing.assert_allclose(particle_probability(model, boxes, logit_shift=np.log(4.0)), 0.8, rtol=1e-6)
+
+
+def test_threshold_keeps_everything_when_the_network_gains_too_little():
+    from unpicker.train import MIN_F1_GAIN, choose_threshold
+
+    rng = np.random.default_rng(1)
+    labels = rng.random(600) < 0.86
+    useless = rng.random(600)                 # scores unrelated to the labels
+    assert choose_threshold(useless, labels) == 0.0
+    useful = np.where(labels, 0.6, 0.2) + rng.normal(0, 0.05, 600)
+    t = choose_threshold(useful, labels)
+    assert 0.2 < t < 0.6 and MIN_F1_GAIN > 0

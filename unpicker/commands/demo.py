@@ -48,7 +48,7 @@ def score_folder(folder: Path, names: list[str], output_root: str = "_autopick_u
 
 
 def run(cmd: list[str], cwd: Path) -> None:
-    print("$ " + " ".join(Path(cmd[1]).name if i == 1 else c for i, c in enumerate(cmd[1:], 1)), flush=True)
+    print("$ " + " ".join([Path(cmd[1]).name] + cmd[2:]), flush=True)   # as the user would type it
     r = subprocess.run(cmd, cwd=cwd)
     if r.returncode not in (0,):
         raise SystemExit(f"demo: {' '.join(cmd[1:2])} failed with exit status {r.returncode}")

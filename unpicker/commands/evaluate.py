@@ -18,7 +18,8 @@ import numpy as np
 from ..ctf import read_ctf_star
 from ..evaluate import EvalJob, plot_score_histogram, run_evaluation
 from ..files import find_by_suffix
-from ..modelfile import ModelFileError, read_model_info, weights_path
+from ..star import StarError
+from ..modelfile import ModelFileError, model_base, read_model_info
 from .common import PREPROCESSING_OPTIONS, add_preprocessing_arguments
 
 
@@ -115,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     if not 0.0 <= threshold <= 1.0:
         print(f"Error: --threshold must be between 0 and 1, got {threshold}", file=sys.stderr)
         return 2
-    ctfs = read_ctf_star(args.ctf_star)[0] if args.ctf_star else None
+    try:
+        ctfs = read_ctf_star(args.ctf_star)[0] if args.ctf_star else None
+    except StarError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
     tta = args.tta or int(info.extra.get("tta", 1))
 
     jobs = _jobs(args)
@@ -125,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.eval_file and not jobs[0].star_path.exists():
         print(f"Error: {args.eval_file}: file not found", file=sys.stderr)
         return 2
-    model_mtime = max(Path(str(info_path)).stat().st_mtime for info_path in (weights, weights_path(args.train_output))
-                      if Path(str(info_path)).exists())
+    model_mtime = max(model_base(args.train_output).stat().st_mtime, weights.stat().st_mtime)
     todo = [j for j in jobs if args.overwrite or not _up_to_date(j, model_mtime)]
     if len(todo) < len(jobs):
         print(f"{len(jobs) - len(todo)} micrographs already unpicked (outputs newer than inputs and model);"

@@ -74,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         print("Error: no usable training micrographs", file=sys.stderr)
         return 2
 
-    ctfs, star_apix = (read_ctf_star(args.ctf_star) if args.ctf_star else ({}, None))
+    try:
+        ctfs, star_apix = (read_ctf_star(args.ctf_star) if args.ctf_star else ({}, None))
+    except StarError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
     try:
         _, header_apix = read_micrograph(items[0][1])
     except MicrographError as e:
