@@ -272,3 +272,18 @@ def test_invalid_settings_are_refused():
         Preprocessing(apix=2.0, lowpass_A=3.0)
     with pytest.raises(ValueError, match="normalisation"):
         Preprocessing(normalisation="minmax")
+
+
+@pytest.mark.parametrize("kw", [dict(lowpass_A=20, highpass_A=500), dict(highpass_A=300),
+                                dict(lowpass_A=8, gaussian_sigma_px=1.5)])
+def test_band_limited_transform_equals_the_full_2d_filter(kw):
+    """The filter skips the y transforms of columns a lowpass zeroes; the
+    result must equal filtering with one full 2D FFT."""
+    from unpicker.preprocess import _filter
+
+    rng = np.random.default_rng(5)
+    img = rng.normal(size=(150, 230)).astype(np.float32)
+    s = Preprocessing(apix=1.0, boxsize_px=8, resized_px=8, **kw)
+    h = _filter(img.shape, 1.0, s.lowpass_A, s.highpass_A, s.gaussian_sigma_px)
+    expected = np.fft.irfft2(np.fft.rfft2(img.astype(np.float64)) * h, s=img.shape)
+    np.testing.assert_allclose(fourier_filter(img, s), expected, atol=2e-5)

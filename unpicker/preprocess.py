@@ -137,9 +137,23 @@ def fourier_filter(image: np.ndarray, settings: Preprocessing, ctf: CtfParams | 
         h = flip if h is None else h * flip
     if h is None:
         return image.astype(np.float32, copy=True)
-    spectrum = scipy.fft.rfft2(image.astype(np.float32, copy=False), workers=workers)
-    spectrum *= h
-    return scipy.fft.irfft2(spectrum, s=image.shape, workers=workers, overwrite_x=True)
+    # A 2D real FFT is a real FFT along x (axis 1) then a complex FFT along y
+    # (axis 0). With a lowpass the filter is exactly 0 beyond some x
+    # frequency, so the y transforms of those columns (forward and inverse)
+    # are skipped: the same result, about half the work at 20 Å on 1 Å/px.
+    ncols = _band_columns(h)
+    rows = scipy.fft.rfft(image.astype(np.float32, copy=False), axis=1, workers=workers)
+    band = scipy.fft.fft(rows[:, :ncols], axis=0, workers=workers, overwrite_x=True)
+    band *= h[:, :ncols]
+    rows[:, ncols:] = 0
+    rows[:, :ncols] = scipy.fft.ifft(band, axis=0, workers=workers, overwrite_x=True)
+    return scipy.fft.irfft(rows, n=image.shape[1], axis=1, workers=workers, overwrite_x=True)
+
+
+def _band_columns(h: np.ndarray) -> int:
+    """How many leading rfft columns hold a non-zero filter value."""
+    nonzero = np.flatnonzero(h.any(axis=0))
+    return int(nonzero[-1]) + 1 if len(nonzero) else 1
 
 
 def sigma_contrast(image: np.ndarray, sigmas: float) -> np.ndarray:
