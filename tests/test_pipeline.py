@@ -231,3 +231,27 @@ def test_threshold_keeps_everything_when_the_network_gains_too_little():
     useful = np.where(labels, 0.6, 0.2) + rng.normal(0, 0.05, 600)
     t = choose_threshold(useful, labels)
     assert 0.2 < t < 0.6 and MIN_F1_GAIN > 0
+
+
+def test_same_seed_gives_the_same_model_on_cpu(tmp_path):
+    import io
+
+    from unpicker.model import build_network, particle_probability
+    from unpicker.preprocess import Preprocessing
+    from unpicker.train import TrainConfig, train_model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 16, 16)).astype(np.float32)
+    y = rng.random(160) < 0.5
+    x[y, 6:10, 6:10] += 2.0
+    settings = Preprocessing(boxsize_px=16, resized_px=16)
+    probs = []
+    for run in ("a", "b"):
+        config = TrainConfig(num_epochs=2, seed=7, num_cores=2, batch_size=32)
+        r = train_model(x[:120], y[:120], x[120:], y[120:], settings, config, tmp_path / f"{run}.out",
+                        out=io.StringIO(), progress=False)
+        model = build_network("resnet", 16)
+        model.load_weights(tmp_path / f"{run}.out.weights.h5")
+        probs.append(particle_probability(model, x[120:]))
+        assert r.steps == 2 * 4 * 120 // 32
+    np.testing.assert_array_equal(probs[0], probs[1])
