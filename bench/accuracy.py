@@ -293,6 +293,8 @@ def main() -> None:
     ap.add_argument("--no_curve", action="store_true")
     ap.add_argument("--no_write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     ap.add_argument("--train_args", default="", help="extra unpicker_train.py options (experiments)")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows of bench/out/results.json for (data, network) pairs not re-run here")
     args = ap.parse_args()
     args.argv = sys.argv[1:]
     if any(d in PICKERS for d in args.datasets) and not REAL.exists():
@@ -317,6 +319,15 @@ def main() -> None:
                 curve.append(r)
                 print(f"{ds:12s} curve n={n}: F1 {r['f1']:.3f} (keep all {r['keep_all_f1']:.3f})", flush=True)
     OUT.mkdir(exist_ok=True)
+    if args.merge and (OUT / "results.json").exists():
+        old = json.loads((OUT / "results.json").read_text())
+        done = {(r["dataset"], r["network"]) for r in results}
+        results = [r for r in old["results"] if (r["dataset"], r["network"]) not in done] + results
+        redone = {c["dataset"] for c in curve}
+        curve = [c for c in old["curve"] if c["dataset"] not in redone] + curve
+        order = {d: i for i, d in enumerate(list(PICKERS) + [f"sim-{lv}" for lv in SIM_LEVELS])}
+        results.sort(key=lambda r: (order.get(r["dataset"], 99), r["network"] != "resnet", r["seed"]))
+        curve.sort(key=lambda c: (order.get(c["dataset"], 99), c["n_train"]))
     (OUT / "results.json").write_text(json.dumps({"results": results, "curve": curve}, indent=1))
     if not args.no_write:
         write_report(results, curve, ROOT / "BENCHMARKS.md", HERE / "learning_curve.png", args)

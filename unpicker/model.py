@@ -10,10 +10,12 @@ second entry.
   the dense layers. Trained with momentum 0.9, learning rate 0.01 decayed by
   0.95 per epoch, batch 64.
 - ``resnet`` (the default): a small residual CNN — a 3x3 stem, three residual
-  stages (16, 32, 64 channels, each halving the size), batch normalisation,
-  a small dense head on the final 4x4 map (it keeps positions), dropout; trained with AdamW and cosine decay on
-  dihedral-augmented boxes. It has about
-  0.15 M parameters (the seed net has about 2.2 M, mostly in its dense layer).
+  stages (24, 48, 96 channels, each halving the size), batch normalisation,
+  a dense head (128 units) on the final 4x4 map, which keeps positions (most
+  wrong picks on real data sit beside a particle), dropout; trained with
+  AdamW and cosine decay on dihedral-augmented boxes; 0.37 M parameters (the
+  seed net has 2.2 M, mostly in its dense layer). Chosen on bench/accuracy.py
+  (BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ def _residual_stage(x, channels: int):
     return layers.ReLU()(layers.Add()([shortcut, y]))
 
 
-def _resnet(size: int, width: int = 16) -> keras.Model:
+def _resnet(size: int, width: int = 24) -> keras.Model:
     inputs = keras.Input((size, size, 1))
     x = layers.Conv2D(width, 3, padding="same", use_bias=False)(inputs)
     x = layers.BatchNormalization(momentum=0.9)(x)
@@ -60,7 +62,7 @@ def _resnet(size: int, width: int = 16) -> keras.Model:
     # global average pooling would discard.
     x = layers.Flatten()(x)
     x = layers.Dropout(0.3)(x)
-    x = layers.Dense(64, activation="relu")(x)
+    x = layers.Dense(128, activation="relu")(x)
     x = layers.Dropout(0.3)(x)
     outputs = layers.Dense(2, dtype="float32")(x)
     return keras.Model(inputs, outputs, name="resnet")
