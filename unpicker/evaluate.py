@@ -42,7 +42,6 @@ class EvalJob:
 class EvalSummary:
     micrographs: int = 0
     failed: list[str] = field(default_factory=list)
-    up_to_date: int = 0
     picks_in: int = 0
     picks_kept: int = 0
     seconds: float = 0.0
