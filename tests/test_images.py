@@ -287,3 +287,15 @@ def test_band_limited_transform_equals_the_full_2d_filter(kw):
     h = _filter(img.shape, 1.0, s.lowpass_A, s.highpass_A, s.gaussian_sigma_px)
     expected = np.fft.irfft2(np.fft.rfft2(img.astype(np.float64)) * h, s=img.shape)
     np.testing.assert_allclose(fourier_filter(img, s), expected, atol=2e-5)
+
+
+def test_pixel_size_from_the_header_alone(tmp_path):
+    from unpicker.mrcio import read_pixel_size
+
+    p = tmp_path / "h.mrc"
+    with mrcfile.new(p) as mrc:
+        mrc.set_data(np.zeros((16, 16), np.float32))
+        mrc.voxel_size = 2.5
+    assert read_pixel_size(p) == pytest.approx(2.5)
+    with pytest.raises(MicrographError, match="nothere.mrc: micrograph not found"):
+        read_pixel_size(tmp_path / "nothere.mrc")

@@ -53,6 +53,21 @@ def read_micrograph(path: str | Path) -> tuple[np.ndarray, float | None]:
     return image, (apix if apix > 0 else None)
 
 
+def read_pixel_size(path: str | Path) -> float | None:
+    """The header's pixel size in Å (None when it says 0), reading only the header."""
+    path = Path(path)
+    if not path.exists():
+        raise MicrographError(f"{path}: micrograph not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            with mrcfile.open(path, mode="r", header_only=True, permissive=False) as mrc:
+                apix = float(mrc.voxel_size.x)
+    except Exception as e:  # as in read_micrograph
+        raise MicrographError(f"{path}: not a readable MRC micrograph ({e})") from None
+    return apix if apix > 0 else None
+
+
 def resolve_apix(
     cli_apix: float | None,
     header_apix: float | None,

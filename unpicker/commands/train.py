@@ -12,9 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from .. import __version__
 from ..ctf import read_ctf_star
 from ..files import find_by_suffix
-from ..mrcio import MicrographError, read_micrograph, resolve_apix
+from ..mrcio import MicrographError, read_pixel_size, resolve_apix
 from ..preprocess import Preprocessing
 from ..star import StarError
 from ..trainingset import read_training_file
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {e}", file=sys.stderr)
         return 2
     try:
-        _, header_apix = read_micrograph(items[0][1])
+        header_apix = read_pixel_size(items[0][1])
     except MicrographError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
@@ -125,11 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, augmentation=args.augmentation, seed=args.seed,
                          num_cores=args.num_cores, tta=args.tta)
-    import numpy as np
-
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
                           "particles": n_p, "non_particles": n_n},
-             "versions": {"unpicker": __import__("unpicker").__version__, "keras": keras.__version__,
+             "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
     train_model(ts.boxes[~val], ts.is_particle[~val], ts.boxes[val], ts.is_particle[val], settings, config,
                 args.train_output, extra, out=out, progress=not args.no_progress)
