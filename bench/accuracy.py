@@ -293,6 +293,8 @@ def main() -> None:
     ap.add_argument("--no_curve", action="store_true")
     ap.add_argument("--no_write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     ap.add_argument("--train_args", default="", help="extra unpicker_train.py options (experiments)")
+    ap.add_argument("--tag", default="", help="experiments: suffix for the run folders and results file"
+                    " (implies --no_write)")
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows of bench/out/results.json for (data, network) pairs not re-run here")
     args = ap.parse_args()
@@ -308,7 +310,7 @@ def main() -> None:
         train, test = names[:N_CLEANED], names[N_CLEANED:]
         for net in args.networks:
             for seed in seeds:
-                r = run_once(ds, net, seed, train, test, extra)
+                r = run_once(ds, net, seed, train, test, extra, tag=args.tag)
                 results.append(r)
                 print(f"{ds:12s} {net:6s} seed {seed}: P {r['precision']:.3f} R {r['recall']:.3f} "
                       f"F1 {r['f1']:.3f} AUC {r['auc']:.3f} (keep all F1 {r['keep_all_f1']:.3f}) "
@@ -319,7 +321,7 @@ def main() -> None:
                 curve.append(r)
                 print(f"{ds:12s} curve n={n}: F1 {r['f1']:.3f} (keep all {r['keep_all_f1']:.3f})", flush=True)
     OUT.mkdir(exist_ok=True)
-    if args.merge and (OUT / "results.json").exists():
+    if args.merge and not args.tag and (OUT / "results.json").exists():
         old = json.loads((OUT / "results.json").read_text())
         done = {(r["dataset"], r["network"]) for r in results}
         results = [r for r in old["results"] if (r["dataset"], r["network"]) not in done] + results
@@ -328,8 +330,8 @@ def main() -> None:
         order = {d: i for i, d in enumerate(list(PICKERS) + [f"sim-{lv}" for lv in SIM_LEVELS])}
         results.sort(key=lambda r: (order.get(r["dataset"], 99), r["network"] != "resnet", r["seed"]))
         curve.sort(key=lambda c: (order.get(c["dataset"], 99), c["n_train"]))
-    (OUT / "results.json").write_text(json.dumps({"results": results, "curve": curve}, indent=1))
-    if not args.no_write:
+    (OUT / f"results{args.tag}.json").write_text(json.dumps({"results": results, "curve": curve}, indent=1))
+    if not (args.no_write or args.tag):
         write_report(results, curve, ROOT / "BENCHMARKS.md", HERE / "learning_curve.png", args)
         print("wrote BENCHMARKS.md")
 
