@@ -84,9 +84,9 @@ def main() -> None:
     n = s.micrographs
     print(f"evaluation: {n} micrographs in {s.seconds:.2f} s = {n / s.seconds:.2f} micrographs/s"
           f" ({args.network}, tta {args.tta}, {args.cores} cores, {args.picks} picks each)")
-    worker = sum(v for k, v in s.timings.items() if k in ("read", "preprocess+extract"))
+    worker = sum(v for k, v in s.timings.items() if k in ("read", "preprocess", "extract"))
     print("time per micrograph: " + ", ".join(f"{k} {v / n:.3f} s" for k, v in s.timings.items())
-          + f"  (read and preprocess+extract run in {args.cores} worker threads; {worker / n:.3f} s of worker time)")
+          + f"  (reading, preprocessing and extraction run in {args.cores} worker threads; {worker / n:.3f} s of worker time)")
     print(f"floor (read + preprocess only, {args.cores} threads): {floor:.2f} s = {n / floor:.2f} micrographs/s")
     print(f"evaluation / floor = {s.seconds / floor:.2f}  (target <= 2); target >= 2 micrographs/s:"
           f" {'met' if n / s.seconds >= 2 else 'NOT met'}")

@@ -16,7 +16,11 @@ def micrograph_boxes(image: np.ndarray, xy: np.ndarray, settings: Preprocessing,
                      ctf: CtfParams | None = None, workers: int = 1) -> np.ndarray:
     """Preprocess one micrograph and return its normalised boxes,
     (n, resized_px, resized_px) float32."""
-    processed = preprocess_micrograph(image, settings, ctf, workers)
+    return processed_boxes(preprocess_micrograph(image, settings, ctf, workers), xy, settings)
+
+
+def processed_boxes(processed: np.ndarray, xy: np.ndarray, settings: Preprocessing) -> np.ndarray:
+    """The normalised boxes of ``xy`` cut from an already preprocessed micrograph."""
     mean = float(processed.mean())
     boxes = extract_boxes(processed, xy, settings.boxsize_px, settings.resized_px, fill=mean)
     sd = float(processed.std()) if settings.normalisation == "micrograph" else 1.0

@@ -20,10 +20,10 @@ import numpy as np
 
 from .coords import Picks, read_picks
 from .ctf import CtfParams
-from .dataset import micrograph_boxes
+from .dataset import processed_boxes
 from .files import atomic_output, atomic_write_text
 from .mrcio import MicrographError, read_micrograph
-from .preprocess import Preprocessing
+from .preprocess import Preprocessing, preprocess_micrograph
 from .star import StarError, edit_loop
 
 SCORE_COLUMN = "unpickerScore"
@@ -46,11 +46,13 @@ class EvalSummary:
     picks_kept: int = 0
     seconds: float = 0.0
     scores: list[np.ndarray] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "preprocess+extract": 0.0, "network": 0.0, "write": 0.0})
+    timings: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "preprocess": 0.0, "extract": 0.0, "network": 0.0,
+                                                                 "write": 0.0})
 
 
 def _prepare(job: EvalJob, settings: Preprocessing, ctfs: dict[str, CtfParams] | None):
-    """Worker: read picks and micrograph, return (picks, boxes, timings)."""
+    """Worker: read picks and micrograph, return (picks, boxes, seconds reading,
+    preprocessing and extracting)."""
     t0 = time.perf_counter()
     picks = read_picks(job.star_path)
     image, _ = read_micrograph(job.mrc_path) if len(picks) else (None, None)
@@ -61,10 +63,13 @@ def _prepare(job: EvalJob, settings: Preprocessing, ctfs: dict[str, CtfParams] |
         if ctf is None:
             raise MicrographError(f"{job.name}: not in the CTF file")
     if len(picks):
-        boxes = micrograph_boxes(image, picks.xy, settings, ctf)
+        processed = preprocess_micrograph(image, settings, ctf)
+        t2 = time.perf_counter()
+        boxes = processed_boxes(processed, picks.xy, settings)
     else:
+        t2 = t1
         boxes = np.zeros((0, settings.resized_px, settings.resized_px), np.float32)
-    return picks, boxes, (t1 - t0, time.perf_counter() - t1)
+    return picks, boxes, (t1 - t0, t2 - t1, time.perf_counter() - t2)
 
 
 def write_outputs(job: EvalJob, picks: Picks, prob: np.ndarray, threshold: float) -> int:
@@ -107,7 +112,7 @@ def run_evaluation(jobs: list[EvalJob], settings: Preprocessing, classify, thres
             submit_next()
             bar.write(f"Processing image {i + 1}/{len(jobs)} {job.mrc_path.name}", file=out)
             try:
-                picks, boxes, (t_read, t_prep) = future.result()
+                picks, boxes, (t_read, t_prep, t_extract) = future.result()
             except (StarError, MicrographError, OSError, ValueError) as e:
                 bar.write(f"Skipped {job.name}: {e}", file=sys.stderr)
                 summary.failed.append(job.name)
@@ -126,7 +131,7 @@ def run_evaluation(jobs: list[EvalJob], settings: Preprocessing, classify, thres
             summary.picks_in += len(picks)
             summary.picks_kept += kept
             summary.scores.append(prob)
-            for key, dt in (("read", t_read), ("preprocess+extract", t_prep), ("network", t1 - t0),
+            for key, dt in (("read", t_read), ("preprocess", t_prep), ("extract", t_extract), ("network", t1 - t0),
                             ("write", t2 - t1)):
                 summary.timings[key] += dt
             bar.update(1)
