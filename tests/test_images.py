@@ -101,13 +101,31 @@ def test_gaussian_filter_attenuates_as_its_transfer_function():
     np.testing.assert_allclose(fourier_filter(img, s), img * expected, atol=1e-4)
 
 
-def test_sigma_contrast_clips_to_mean_plus_minus_s_sd():
-    img = np.zeros((50, 50), np.float32)
+def test_sigma_contrast_clips_to_mean_plus_minus_s_sd_and_returns_the_new_stats():
+    img = np.zeros((600, 50), np.float32)    # more rows than one statistics chunk
     img[0, 0] = 1000.0
+    img[599, 3] = -500.0
     mean, sd = img.mean(), img.std()
-    out = sigma_contrast(img.copy(), 3)
+    out = img.copy()
+    new_mean, new_sd = sigma_contrast(out, 3)
     assert out.max() == pytest.approx(mean + 3 * sd, rel=1e-5)
-    assert np.array_equal(sigma_contrast(img.copy(), 0), img)
+    assert out.min() == pytest.approx(mean - 3 * sd, rel=1e-5)
+    assert (new_mean, new_sd) == (pytest.approx(out.astype(np.float64).mean(), abs=1e-9),
+                                  pytest.approx(out.astype(np.float64).std(), rel=1e-6))
+    same = img.copy()
+    assert sigma_contrast(same, 0) == (pytest.approx(mean, abs=1e-6), pytest.approx(sd, rel=1e-5))
+    assert np.array_equal(same, img)
+
+
+def test_image_stats_keep_float64_precision_with_a_large_offset():
+    from unpicker.preprocess import image_stats
+
+    rng = np.random.default_rng(3)
+    img = (rng.normal(size=(1000, 300)) * 2.0 + 30000.0).astype(np.float32)
+    ref = img.astype(np.float64)
+    mean, sd = image_stats(img)
+    assert mean == pytest.approx(ref.mean(), rel=1e-9)
+    assert sd == pytest.approx(ref.std(), rel=1e-5)
 
 
 def test_ctf_phase_flip_matches_an_independent_ctf():

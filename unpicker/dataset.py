@@ -9,21 +9,21 @@ import numpy as np
 from .boxes import extract_boxes, normalise_boxes
 from .ctf import CtfParams
 from .mrcio import read_micrograph
-from .preprocess import Preprocessing, preprocess_micrograph
+from .preprocess import Preprocessing, preprocess_with_stats
 
 
 def micrograph_boxes(image: np.ndarray, xy: np.ndarray, settings: Preprocessing,
                      ctf: CtfParams | None = None, workers: int = 1) -> np.ndarray:
     """Preprocess one micrograph and return its normalised boxes,
     (n, resized_px, resized_px) float32."""
-    return processed_boxes(preprocess_micrograph(image, settings, ctf, workers), xy, settings)
+    return processed_boxes(*preprocess_with_stats(image, settings, ctf, workers), xy, settings)
 
 
-def processed_boxes(processed: np.ndarray, xy: np.ndarray, settings: Preprocessing) -> np.ndarray:
-    """The normalised boxes of ``xy`` cut from an already preprocessed micrograph."""
-    mean = float(processed.mean())
+def processed_boxes(processed: np.ndarray, mean: float, sd: float, xy: np.ndarray,
+                    settings: Preprocessing) -> np.ndarray:
+    """The normalised boxes of ``xy`` cut from an already preprocessed
+    micrograph whose mean and standard deviation are ``mean`` and ``sd``."""
     boxes = extract_boxes(processed, xy, settings.boxsize_px, settings.resized_px, fill=mean)
-    sd = float(processed.std()) if settings.normalisation == "micrograph" else 1.0
     return normalise_boxes(boxes, settings.normalisation, mean, sd)
 
 

@@ -23,7 +23,7 @@ from .ctf import CtfParams
 from .dataset import processed_boxes
 from .files import atomic_output, atomic_write_text
 from .mrcio import MicrographError, read_micrograph
-from .preprocess import Preprocessing, preprocess_micrograph
+from .preprocess import Preprocessing, preprocess_with_stats
 from .star import StarError, edit_loop
 
 SCORE_COLUMN = "unpickerScore"
@@ -63,9 +63,9 @@ def _prepare(job: EvalJob, settings: Preprocessing, ctfs: dict[str, CtfParams] |
         if ctf is None:
             raise MicrographError(f"{job.name}: not in the CTF file")
     if len(picks):
-        processed = preprocess_micrograph(image, settings, ctf)
+        processed, mean, sd = preprocess_with_stats(image, settings, ctf)
         t2 = time.perf_counter()
-        boxes = processed_boxes(processed, picks.xy, settings)
+        boxes = processed_boxes(processed, mean, sd, picks.xy, settings)
     else:
         t2 = t1
         boxes = np.zeros((0, settings.resized_px, settings.resized_px), np.float32)

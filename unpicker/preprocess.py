@@ -156,17 +156,60 @@ def _band_columns(h: np.ndarray) -> int:
     return int(nonzero[-1]) + 1 if len(nonzero) else 1
 
 
-def sigma_contrast(image: np.ndarray, sigmas: float) -> np.ndarray:
+STATS_ROWS = 256   # rows per chunk: a chunk's temporary stays in the cache
+
+
+def _chunk_moments(chunk: np.ndarray) -> tuple[int, float, float]:
+    """(count, mean, sum of squared deviations) of one chunk; the deviations
+    are taken from the chunk's own mean, so a large offset costs no precision."""
+    mean = float(chunk.mean())
+    d = (chunk - np.float32(mean)).ravel()
+    residual = float(d.mean())
+    return d.size, mean + residual, float(np.dot(d, d)) - d.size * residual * residual
+
+
+def _combine(a: tuple[int, float, float], b: tuple[int, float, float]) -> tuple[int, float, float]:
+    """Merge the moments of two disjoint sets (Chan et al.'s pairwise update)."""
+    n = a[0] + b[0]
+    delta = b[1] - a[1]
+    return n, a[1] + delta * b[0] / n, a[2] + b[2] + delta * delta * a[0] * b[0] / n
+
+
+def image_stats(image: np.ndarray, clip: tuple[float, float] | None = None) -> tuple[float, float]:
+    """Mean and standard deviation of a float32 image, accumulated in float64
+    over chunks of rows (as accurate as a float64 copy, without the copy).
+    With ``clip=(lo, hi)`` the image is clipped in place first, chunk by
+    chunk, and the statistics are those of the clipped image."""
+    total = (0, 0.0, 0.0)
+    for r in range(0, image.shape[0], STATS_ROWS):
+        chunk = image[r:r + STATS_ROWS]
+        if clip is not None:
+            np.clip(chunk, clip[0], clip[1], out=chunk)
+        total = _combine(total, _chunk_moments(chunk))
+    return total[1], (max(total[2], 0.0) / max(total[0], 1)) ** 0.5
+
+
+def sigma_contrast(image: np.ndarray, sigmas: float) -> tuple[float, float]:
     """Clip to mean +- ``sigmas`` standard deviations in place (RELION's sigma
-    contrast); 0 leaves the image as it is."""
+    contrast; 0 leaves the image as it is). Returns the mean and standard
+    deviation of the result, which the per-micrograph standardisation uses."""
+    mean, sd = image_stats(image)
     if sigmas > 0:
-        mean, sd = float(image.mean()), float(image.std())
-        np.clip(image, mean - sigmas * sd, mean + sigmas * sd, out=image)
-    return image
+        mean, sd = image_stats(image, (mean - sigmas * sd, mean + sigmas * sd))
+    return mean, sd
+
+
+def preprocess_with_stats(image: np.ndarray, settings: Preprocessing, ctf: CtfParams | None = None,
+                          workers: int = 1) -> tuple[np.ndarray, float, float]:
+    """The whole-micrograph steps in the original's order: the Fourier filters,
+    then sigma contrast. Returns a new float32 image with its mean and
+    standard deviation (for standardising the boxes)."""
+    out = fourier_filter(image, settings, ctf, workers)
+    mean, sd = sigma_contrast(out, settings.sigma_contrast)
+    return out, mean, sd
 
 
 def preprocess_micrograph(image: np.ndarray, settings: Preprocessing, ctf: CtfParams | None = None,
                           workers: int = 1) -> np.ndarray:
-    """The whole-micrograph steps in the original's order; returns a new float32 image."""
-    out = fourier_filter(image, settings, ctf, workers)
-    return sigma_contrast(out, settings.sigma_contrast)
+    """:func:`preprocess_with_stats` without the statistics."""
+    return preprocess_with_stats(image, settings, ctf, workers)[0]
