@@ -221,6 +221,23 @@ def test_logit_shift_undoes_class_weighting():
     np.testing.assert_allclose(particle_probability(model, boxes, logit_shift=np.log(4.0)), 0.8, rtol=1e-6)
 
 
+def test_test_time_averaging_averages_the_logit_over_the_rotations():
+    import keras
+    from unpicker.model import particle_probability
+
+    # a "network" whose particle logit is the mean of the box's top row: over
+    # the four 90-degree rotations that averages the four edges
+    inputs = keras.Input((5, 5, 1))
+    top = keras.layers.Lambda(lambda x: keras.ops.mean(x[:, 0, :, 0], axis=1, keepdims=True))(inputs)
+    model = keras.Model(inputs, keras.layers.Concatenate()([keras.ops.zeros_like(top), top]))
+    boxes = np.random.default_rng(4).normal(size=(7, 5, 5)).astype(np.float32)
+    edges = (boxes[:, 0, :].mean(1) + boxes[:, -1, :].mean(1) + boxes[:, :, 0].mean(1) + boxes[:, :, -1].mean(1)) / 4
+    np.testing.assert_allclose(particle_probability(model, boxes, symmetries=4, batch_size=3),
+                               1 / (1 + np.exp(-edges)), rtol=1e-5)
+    np.testing.assert_allclose(particle_probability(model, boxes), 1 / (1 + np.exp(-boxes[:, 0, :].mean(1))),
+                               rtol=1e-5)
+
+
 def test_threshold_keeps_everything_when_the_network_gains_too_little():
     from unpicker.train import MIN_F1_GAIN, choose_threshold
 
