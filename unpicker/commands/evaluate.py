@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Model {args.train_output}: network {info.network}, boxsize {settings.boxsize_px} -> "
           f"{settings.resized_px}, {settings.apix:g} Å/px, threshold {threshold:g}", file=out)
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from ..tfquiet import import_keras
+
+    import_keras()
     from ..model import build_network, particle_probability
     from ..train import configure_tensorflow
 

@@ -120,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Loaded training data, using {int(val.sum())} particles for validation - {pct:.1f}% particles", file=out)
     print(note, file=out)
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    from ..tfquiet import import_keras
+
+    keras = import_keras()
 
     from ..train import TrainConfig, train_model
 
