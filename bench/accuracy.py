@@ -150,8 +150,9 @@ def prf(kept: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def score_run(work: Path, names: list[str]) -> dict:
-    """Truth and scores of every held-out pick, from the kept and rejected outputs."""
+def load_scores(work: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Truth, score and kept flag of every pick of ``names``, from the kept and
+    rejected outputs in the run folder ``work``."""
     truths, scores, kept = [], [], []
     for name in names:
         t = read_star(work / f"{name}_truth.star").blocks[0]
@@ -170,7 +171,12 @@ def score_run(work: Path, names: list[str]) -> dict:
             is_kept[hit] = flag
         assert not np.isnan(score).any(), f"{name}: a pick is in neither output"
         truths.append(truth), scores.append(score), kept.append(is_kept)
-    truth, score, kept = map(np.concatenate, (truths, scores, kept))
+    return tuple(map(np.concatenate, (truths, scores, kept)))
+
+
+def score_run(work: Path, names: list[str]) -> dict:
+    """Precision, recall, F1, ROC AUC and the keep-all figures on ``names``."""
+    truth, score, kept = load_scores(work, names)
     p, r, f = prf(kept, truth)
     _, _, f_all = prf(np.ones_like(truth), truth)
     return {"precision": p, "recall": r, "f1": f, "auc": roc_auc(score, truth),

@@ -1,0 +1,87 @@
+"""How much of the held-out F1 is lost to the choice of threshold?
+
+For each finished run of ``bench/accuracy.py`` (bench/out/runs/), the held-out
+F1 under: the threshold stored in the model (chosen on the validation
+micrograph), 0.5, two smoother rules fitted on the validation micrograph
+(Platt scaling then the threshold that maximises the expected F1; the median
+of the F1-best threshold over bootstrap resamples), and the best threshold
+for the held-out picks themselves (an upper bound no rule can pass).
+
+    .venv/bin/python bench/thresholds.py ["*_n4"]
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from accuracy import OUT, load_scores, prf  # noqa: E402
+from unpicker.train import best_f1_threshold  # noqa: E402
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def platt(score: np.ndarray, truth: np.ndarray, iterations: int = 50) -> tuple[float, float]:
+    """(a, b) of P = sigmoid(a * logit(score) + b), by Newton's method."""
+    z, y = _logit(score), truth.astype(float)
+    a, b = 1.0, 0.0
+    for _ in range(iterations):
+        p = 1 / (1 + np.exp(-np.clip(a * z + b, -30, 30)))
+        w = p * (1 - p) + 1e-9
+        hess = np.array([[np.sum(w * z * z), np.sum(w * z)], [np.sum(w * z), np.sum(w)]])
+        grad = np.array([np.sum((p - y) * z), np.sum(p - y)])
+        a, b = np.array([a, b]) - np.linalg.solve(hess + 1e-6 * np.eye(2), grad)
+    return float(a), float(b)
+
+
+def expected_f1_threshold(p: np.ndarray) -> float:
+    """The threshold maximising the F1 expected if ``p`` were calibrated."""
+    p = np.sort(p)[::-1]
+    f1 = 2 * np.cumsum(p) / (np.arange(1, len(p) + 1) + p.sum())
+    return float(p[int(np.argmax(f1))])
+
+
+def main() -> None:
+    pattern = sys.argv[1] if len(sys.argv) > 1 else "*_n4"
+    rules = ["keep all", "stored", "0.5", "Platt", "bootstrap", "best possible"]
+    print("| run | " + " | ".join(rules) + " |")
+    print("|---" * (len(rules) + 1) + "|")
+    by_data: dict[str, list[list[float]]] = {}
+    for work in sorted((OUT / "runs").glob(pattern)):
+        if not (work / "model.out").exists():
+            continue
+        info = json.loads((work / "model.out").read_text())
+        val_names = info["training"]["validation_micrographs"]
+        trained = set(info["training"]["micrographs"])
+        test_names = sorted(p.name[: -len("_truth.star")] for p in work.glob("*_truth.star")
+                            if p.name[: -len("_truth.star")] not in trained)
+        yv, sv, _ = load_scores(work, val_names)
+        yt, st, _ = load_scores(work, test_names)
+
+        def f1(t: float, score: np.ndarray = st) -> float:
+            return prf(score >= t, yt)[2]
+
+        a, b = platt(sv, yv)
+        calibrated = lambda s: 1 / (1 + np.exp(-np.clip(a * _logit(s) + b, -30, 30)))  # noqa: E731
+        rng = np.random.default_rng(0)
+        boot = [best_f1_threshold(sv[i], yv[i]) for i in (rng.integers(0, len(sv), len(sv)) for _ in range(200))]
+        row = [f1(0.0), f1(info["threshold"]), f1(0.5),
+               f1(expected_f1_threshold(calibrated(sv)), calibrated(st)), f1(float(np.median(boot))),
+               max(f1(t) for t in np.unique(st))]
+        print(f"| {work.name} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
+        by_data.setdefault(work.name.split("_")[0], []).append(row)
+    for data, rows in by_data.items():
+        print(f"| **{data}, mean of {len(rows)}** | " + " | ".join(f"{v:.3f}" for v in np.mean(rows, 0)) + " |")
+
+
+if __name__ == "__main__":
+    main()
