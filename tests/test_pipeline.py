@@ -250,8 +250,9 @@ def test_threshold_keeps_everything_when_the_network_gains_too_little():
     assert 0.2 < t < 0.6 and MIN_F1_GAIN > 0
 
 
-def _train_small(folder, tag, **config_args):
-    """Train on 120 separable 16-px boxes; return the model's scores of 40 others."""
+def _train_small(folder, tag, held_out_micrographs=True, **config_args):
+    """Train on 120 separable 16-px boxes; return the model's scores of 40 others
+    (the validation boxes)."""
     import io
 
     from unpicker.model import build_network, particle_probability
@@ -265,11 +266,31 @@ def _train_small(folder, tag, **config_args):
     settings = Preprocessing(boxsize_px=16, resized_px=16)
     config = TrainConfig(**{"num_epochs": 2, "seed": 7, "num_cores": 2, "batch_size": 32, **config_args})
     r = train_model(x[:120], y[:120], x[120:], y[120:], settings, config, folder / f"{tag}.out",
-                    out=io.StringIO(), progress=False)
-    assert r.steps == 2 * 4 * 120 // 32
+                    out=io.StringIO(), progress=False, held_out_micrographs=held_out_micrographs)
+    assert r.steps == config.num_epochs * 4 * 120 // 32
     model = build_network(config.network, 16)
     model.load_weights(folder / f"{tag}.out.weights.h5")
     return particle_probability(model, x[120:])
+
+
+def test_threshold_needs_a_gain_that_holds_out_of_bag():
+    from unpicker.train import best_f1_threshold, choose_threshold
+
+    labels = np.r_[np.ones(40, bool), np.zeros(25, bool)]
+    prob = np.random.default_rng(19).random(65)          # scores unrelated to the labels
+    f1 = lambda kept: 2 * (kept & labels).sum() / (kept.sum() + labels.sum())  # noqa: E731
+    t = best_f1_threshold(prob, labels)
+    assert f1(prob >= t) - f1(np.ones(65, bool)) >= 0.01   # in sample the gain looks real,
+    assert choose_threshold(prob, labels) == 0.0           # out of bag it is not: keep every pick
+
+
+def test_one_training_micrograph_stores_keep_everything(tmp_path):
+    from unpicker.modelfile import read_model_info
+
+    _train_small(tmp_path, "one", held_out_micrographs=False, num_epochs=1)
+    _train_small(tmp_path, "many", held_out_micrographs=True, num_epochs=1)
+    assert read_model_info(tmp_path / "one.out")[0].threshold == 0.0
+    assert read_model_info(tmp_path / "many.out")[0].threshold > 0.0
 
 
 def test_same_seed_gives_the_same_model_on_cpu(tmp_path):

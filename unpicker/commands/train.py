@@ -134,5 +134,6 @@ def main(argv: list[str] | None = None) -> int:
              "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
     train_model(ts.boxes[~val], ts.is_particle[~val], ts.boxes[val], ts.is_particle[val], settings, config,
-                args.train_output, extra, out=out, progress=not args.no_progress)
+                args.train_output, extra, out=out, progress=not args.no_progress,
+                held_out_micrographs=bool(val_names))
     return 1 if skipped else 0
