@@ -297,6 +297,10 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--quick", action="store_true", help="seed 0 only, no learning curve")
     ap.add_argument("--no_curve", action="store_true")
+    ap.add_argument("--curve_sizes", nargs="+", type=int, default=[1, 2, 4, 8],
+                    help="hand-cleaned micrographs for the learning curve's points")
+    ap.add_argument("--curve_only", action="store_true",
+                    help="only the learning curve (with --merge: the table's rows are kept)")
     ap.add_argument("--no_write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     ap.add_argument("--train_args", default="", help="extra unpicker_train.py options (experiments)")
     ap.add_argument("--tag", default="", help="experiments: suffix for the run folders and results file"
@@ -314,7 +318,7 @@ def main() -> None:
     for ds in args.datasets:
         _, _, names, _, _ = prepare(ds)
         train, test = names[:N_CLEANED], names[N_CLEANED:]
-        for net in args.networks:
+        for net in ([] if args.curve_only else args.networks):
             for seed in seeds:
                 r = run_once(ds, net, seed, train, test, extra, tag=args.tag)
                 results.append(r)
@@ -322,7 +326,7 @@ def main() -> None:
                       f"F1 {r['f1']:.3f} AUC {r['auc']:.3f} (keep all F1 {r['keep_all_f1']:.3f}) "
                       f"{r['seconds']:.0f} s", flush=True)
         if not (args.quick or args.no_curve) and ds in PICKERS:
-            for n in (1, 2, 4, 8):
+            for n in args.curve_sizes:
                 r = run_once(ds, "resnet", 0, names[:n], names[8:], extra, tag="_curve")
                 curve.append(r)
                 print(f"{ds:12s} curve n={n}: F1 {r['f1']:.3f} (keep all {r['keep_all_f1']:.3f})", flush=True)
@@ -331,8 +335,8 @@ def main() -> None:
         old = json.loads((OUT / "results.json").read_text())
         done = {(r["dataset"], r["network"]) for r in results}
         results = [r for r in old["results"] if (r["dataset"], r["network"]) not in done] + results
-        redone = {c["dataset"] for c in curve}
-        curve = [c for c in old["curve"] if c["dataset"] not in redone] + curve
+        redone = {(c["dataset"], c["n_train"]) for c in curve}
+        curve = [c for c in old["curve"] if (c["dataset"], c["n_train"]) not in redone] + curve
         order = {d: i for i, d in enumerate(list(PICKERS) + [f"sim-{lv}" for lv in SIM_LEVELS])}
         results.sort(key=lambda r: (order.get(r["dataset"], 99), r["network"] != "resnet", r["seed"]))
         curve.sort(key=lambda c: (order.get(c["dataset"], 99), c["n_train"]))
