@@ -36,6 +36,10 @@ def test_single_image_stack_and_zero_pixel_size(tmp_path):
         mrc.set_data(np.ones((1, 8, 9), np.float32))
     image, apix = read_micrograph(p)
     assert image.shape == (8, 9) and apix is None
+    with mrcfile.new(p, overwrite=True) as mrc:
+        mrc.set_data(np.ones((2, 8, 9), np.float32))
+    with pytest.raises(MicrographError, match="s.mrc: not a readable MRC micrograph .a stack of 2 images"):
+        read_micrograph(p)
 
 
 def test_missing_truncated_and_not_mrc_files_name_the_file(tmp_path):

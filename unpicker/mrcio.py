@@ -8,6 +8,7 @@ single image or a stack of one image.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -19,6 +20,28 @@ class MicrographError(ValueError):
     """A micrograph that cannot be read; the message names the file."""
 
 
+@contextlib.contextmanager
+def _open_mrc(path: Path, mmap: bool = False):
+    """An MRC file opened for reading (memory-mapped, or header only); any
+    problem, in opening it or in the ``with`` body, becomes a
+    MicrographError naming the file."""
+    if not path.exists():
+        raise MicrographError(f"{path}: micrograph not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if mmap:
+                opened = mrcfile.mmap(path, mode="r", permissive=False)
+            else:
+                opened = mrcfile.open(path, mode="r", header_only=True, permissive=False)
+            with opened as mrc:
+                yield mrc
+    except MicrographError:
+        raise
+    except Exception as e:  # mrcfile raises ValueError, OSError, ... for bad files
+        raise MicrographError(f"{path}: not a readable MRC micrograph ({e})") from None
+
+
 def read_micrograph(path: str | Path) -> tuple[np.ndarray, float | None]:
     """Read one micrograph.
 
@@ -27,44 +50,26 @@ def read_micrograph(path: str | Path) -> tuple[np.ndarray, float | None]:
         array, and the pixel size in Å from the header's voxel size (None when
         the header says 0).
     """
-    path = Path(path)
-    if not path.exists():
-        raise MicrographError(f"{path}: micrograph not found")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            # Memory-mapped: the file is read once, straight into the float32 copy.
-            with mrcfile.mmap(path, mode="r", permissive=False) as mrc:
-                data = mrc.data
-                if data is None:
-                    raise ValueError("no image data")
-                if data.ndim == 3:
-                    if data.shape[0] != 1:
-                        raise ValueError(f"a stack of {data.shape[0]} images, expected one micrograph")
-                    data = data[0]
-                if data.ndim != 2:
-                    raise ValueError(f"{data.ndim}-dimensional data, expected a 2D image")
-                image = np.array(data, dtype=np.float32, order="C")
-                apix = float(mrc.voxel_size.x)
-    except MicrographError:
-        raise
-    except Exception as e:  # mrcfile raises ValueError, OSError, ... for bad files
-        raise MicrographError(f"{path}: not a readable MRC micrograph ({e})") from None
+    # Memory-mapped: the file is read once, straight into the float32 copy.
+    with _open_mrc(Path(path), mmap=True) as mrc:
+        data = mrc.data
+        if data is None:
+            raise ValueError("no image data")
+        if data.ndim == 3:
+            if data.shape[0] != 1:
+                raise ValueError(f"a stack of {data.shape[0]} images, expected one micrograph")
+            data = data[0]
+        if data.ndim != 2:
+            raise ValueError(f"{data.ndim}-dimensional data, expected a 2D image")
+        image = np.array(data, dtype=np.float32, order="C")
+        apix = float(mrc.voxel_size.x)
     return image, (apix if apix > 0 else None)
 
 
 def read_pixel_size(path: str | Path) -> float | None:
     """The header's pixel size in Å (None when it says 0), reading only the header."""
-    path = Path(path)
-    if not path.exists():
-        raise MicrographError(f"{path}: micrograph not found")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            with mrcfile.open(path, mode="r", header_only=True, permissive=False) as mrc:
-                apix = float(mrc.voxel_size.x)
-    except Exception as e:  # as in read_micrograph
-        raise MicrographError(f"{path}: not a readable MRC micrograph ({e})") from None
+    with _open_mrc(Path(path)) as mrc:
+        apix = float(mrc.voxel_size.x)
     return apix if apix > 0 else None
 
 
