@@ -238,6 +238,40 @@ def test_test_time_averaging_averages_the_logit_over_the_rotations():
                                rtol=1e-5)
 
 
+def test_padded_batches_give_the_same_scores_in_batches_of_one_size():
+    import keras
+    from unpicker.model import particle_probability
+
+    inputs = keras.Input((5, 5, 1))
+    top = keras.layers.Lambda(lambda x: keras.ops.mean(x[:, 0, :, 0], axis=1, keepdims=True))(inputs)
+    model = keras.Model(inputs, keras.layers.Concatenate()([keras.ops.zeros_like(top), top]))
+    sizes = []
+    predict = model.predict_on_batch
+    model.predict_on_batch = lambda x: sizes.append(len(x)) or predict(x)
+    boxes = np.random.default_rng(5).normal(size=(7, 5, 5)).astype(np.float32)
+    plain = particle_probability(model, boxes, symmetries=4, batch_size=10, pad_to=0)
+    assert sizes == [10, 10, 8]                       # 28 views in 3 near-equal batches
+    sizes.clear()
+    padded = particle_probability(model, boxes, symmetries=4, batch_size=10, pad_to=8)
+    assert sizes == [16, 16]                          # 16 + 12 views, the second padded
+    np.testing.assert_allclose(padded, plain, rtol=1e-6)
+
+
+def test_precision_setting_sets_the_keras_policy():
+    import keras
+    from unpicker.train import configure_backend
+
+    try:
+        configure_backend(1, None, "mixed")
+        assert keras.mixed_precision.dtype_policy().name == "mixed_float16"
+    finally:
+        configure_backend(1, None, "float32")
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+    with pytest.raises(ValueError, match="precision"):
+        configure_backend(1, None, "half")
+    assert train_cmd.build_parser().parse_args([]).precision == "float32"
+
+
 def test_threshold_keeps_everything_when_the_network_gains_too_little():
     from unpicker.train import MIN_F1_GAIN, choose_threshold
 

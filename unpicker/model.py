@@ -77,7 +77,7 @@ def build_network(name: str, resized_px: int) -> keras.Model:
 
 
 def particle_probability(model: keras.Model, boxes, batch_size: int = 1024, logit_shift: float = 0.0,
-                         symmetries: int = 1):
+                         symmetries: int = 1, pad_to: int | None = None):
     """P(particle) for (n, s, s) or (n, s, s, 1) boxes, as a numpy float32 array.
 
     ``logit_shift`` is added to the particle-vs-non-particle logit before the
@@ -86,6 +86,11 @@ def particle_probability(model: keras.Model, boxes, batch_size: int = 1024, logi
     probability under the class balance the user's picks had.
     ``symmetries`` (1, 4 or 8) averages the logit over the first elements of
     the dihedral group (test-time augmentation).
+    ``pad_to``: every batch is padded (with zeros, whose outputs are dropped)
+    to a multiple of this size. JAX and PyTorch compile once per batch shape,
+    so micrographs with different numbers of picks then share a few compiled
+    shapes; TensorFlow relaxes the shape itself. Default: 128 on JAX and
+    PyTorch, no padding on TensorFlow.
     """
     from .boxes import dihedral
 
@@ -101,9 +106,17 @@ def particle_probability(model: keras.Model, boxes, batch_size: int = 1024, logi
     views = np.concatenate([boxes] + [dihedral(boxes[..., 0], k)[..., None] for k in range(1, symmetries)])
     calls = -(-len(views) // batch_size)
     step = -(-len(views) // calls)                  # equal batches: 1200 views as 2 x 600
+    if pad_to is None:
+        pad_to = 0 if keras.backend.backend() == "tensorflow" else 128
+    if pad_to:
+        step = -(-step // pad_to) * pad_to
     margin = np.empty(len(views))
     for i in range(0, len(views), step):
-        logits = np.asarray(model.predict_on_batch(views[i:i + step]), np.float64)
-        margin[i:i + step] = logits[:, 1] - logits[:, 0]
+        chunk = views[i:i + step]
+        n_chunk = len(chunk)
+        if pad_to and n_chunk < step:
+            chunk = np.concatenate([chunk, np.zeros((step - n_chunk,) + chunk.shape[1:], chunk.dtype)])
+        logits = np.asarray(model.predict_on_batch(chunk), np.float64)[:n_chunk]
+        margin[i:i + n_chunk] = logits[:, 1] - logits[:, 0]
     margin = margin.reshape(symmetries, n).mean(axis=0) + logit_shift
     return (1.0 / (1.0 + np.exp(-margin))).astype(np.float32)

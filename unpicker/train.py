@@ -38,6 +38,7 @@ class TrainConfig:
     num_cores: int = 4
     log_every: int = LOG_EVERY
     tta: int = 4                          # symmetries averaged at validation and evaluation
+    precision: str = "float32"            # or "mixed" (see configure_backend)
 
 
 @dataclass
@@ -52,10 +53,38 @@ class TrainResult:
     steps: int = 0
 
 
-def configure_tensorflow(num_cores: int, seed: int | None) -> None:
-    """Threads, determinism and mixed precision; call before building a model."""
+def gpu_present() -> bool:
+    """Whether the Keras backend sees a GPU (TensorFlow, JAX or PyTorch)."""
     import keras
 
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+PRECISIONS = ("float32", "mixed")
+
+
+def configure_backend(num_cores: int, seed: int | None, precision: str = "float32") -> None:
+    """Threads (TensorFlow), determinism, and the numeric precision; call
+    before building a model. ``mixed`` computes in float16 with float32
+    weights; it is not the default even on a GPU, where these small networks
+    trained slower with it (BENCHMARKS.md, "On a GPU")."""
+    import keras
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
@@ -64,10 +93,9 @@ def configure_tensorflow(num_cores: int, seed: int | None) -> None:
             tf.config.threading.set_inter_op_parallelism_threads(num_cores)
         except RuntimeError:
             pass  # already initialised in this process (tests); keep its setting
-        if tf.config.list_physical_devices("GPU"):
-            keras.mixed_precision.set_global_policy("mixed_float16")
-        elif seed is not None:
+        if seed is not None and not gpu_present():
             tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy("mixed_float16" if precision == "mixed" else "float32")
     if seed is not None:
         keras.utils.set_random_seed(seed)
 
@@ -208,7 +236,7 @@ def train_model(
     output = Path(output)
     extra_info = {**(extra_info or {}), "tta": config.tta}
     t_start = time.perf_counter()
-    configure_tensorflow(config.num_cores, config.seed)
+    configure_backend(config.num_cores, config.seed, config.precision)
     model = build_network(config.network, settings.resized_px)
     batch = config.batch_size or (64 if config.network == "seed" else 128)
     n_train = len(train_x)

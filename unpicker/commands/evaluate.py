@@ -142,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import_keras()
     from ..model import build_network, particle_probability
-    from ..train import configure_tensorflow
+    from ..train import configure_backend
 
-    configure_tensorflow(args.num_cores, None)
+    configure_backend(args.num_cores, None)
     model = build_network(info.network, settings.resized_px)
     model.load_weights(weights)
     print("Initialized!", file=out)

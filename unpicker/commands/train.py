@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation_fraction", type=float, default=0.2,
                    help="fraction of the training micrographs held out for validation (default 0.2)")
     p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable (default 66478)")
+    p.add_argument("--precision", choices=["float32", "mixed"], default="float32",
+                   help="mixed: compute in float16 with float32 weights (GPUs; slower than float32 for "
+                   "the built-in networks, see BENCHMARKS.md) (default float32)")
     return p
 
 
@@ -128,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
 
     config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, augmentation=args.augmentation, seed=args.seed,
-                         num_cores=args.num_cores, tta=args.tta)
+                         num_cores=args.num_cores, tta=args.tta,
+                         precision=args.precision)
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
                           "particles": n_p, "non_particles": n_n},
              "versions": {"unpicker": __version__, "keras": keras.__version__,
