@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -67,26 +68,19 @@ def _rows(xy, score):
 def prepare_real(picker: str) -> tuple[Path, Path, list[str], int, float]:
     """bench/out/real/<picker>/ with star files and the truth; micrographs in
     bench/out/real/mrc/. Returns (folder, image folder, names, box, apix)."""
-    import mrcfile
     from PIL import Image
 
     mrc_dir = OUT / "real" / "mrc"
     folder = OUT / "real" / picker
     box_dir = REAL / "picks" / PICKERS[picker]
     names = sorted(p.stem for p in box_dir.glob("*.box"))
+    mrc_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        _real_micrograph(name, mrc_dir / f"{name}.mrc")
     if (folder / "done").exists():
         return folder, mrc_dir, names, REAL_BOX, REAL_APIX
-    mrc_dir.mkdir(parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
-        mrc_path = mrc_dir / f"{name}.mrc"
-        if not mrc_path.exists():
-            img = np.asarray(Image.open(REAL / "images" / f"{name}.jpg").convert("L"), np.float32)[::-1]
-            ny, nx = img.shape
-            binned = img[: ny // BIN * BIN, : nx // BIN * BIN].reshape(ny // BIN, BIN, nx // BIN, BIN).mean((1, 3))
-            with mrcfile.new(mrc_path, overwrite=True) as mrc:
-                mrc.set_data(binned.astype(np.float32))
-                mrc.voxel_size = REAL_APIX
         mask = np.asarray(Image.open(REAL / "masks" / f"{name}_mask.jpg").convert("L"))[::-1] > 127
         centres, score = read_box_file(box_dir / f"{name}.box")
         ix = np.clip(np.round(centres[:, 0]).astype(int), 0, mask.shape[1] - 1)
@@ -95,6 +89,23 @@ def prepare_real(picker: str) -> tuple[Path, Path, list[str], int, float]:
         _write_set(folder, name, centres / BIN, np.nan_to_num(score), truth)
     (folder / "done").write_text("")
     return folder, mrc_dir, names, REAL_BOX, REAL_APIX
+
+
+def _real_micrograph(name: str, mrc_path: Path) -> None:
+    """The flipped, 2x-binned MRC of one EMPIAR-10017 JPG (made once)."""
+    import mrcfile
+    from PIL import Image
+
+    if mrc_path.exists():
+        return
+    img = np.asarray(Image.open(REAL / "images" / f"{name}.jpg").convert("L"), np.float32)[::-1]
+    ny, nx = img.shape
+    binned = img[: ny // BIN * BIN, : nx // BIN * BIN].reshape(ny // BIN, BIN, nx // BIN, BIN).mean((1, 3))
+    tmp = mrc_path.with_suffix(".tmp")
+    with mrcfile.new(tmp, overwrite=True) as mrc:
+        mrc.set_data(binned.astype(np.float32))
+        mrc.voxel_size = REAL_APIX
+    os.replace(tmp, mrc_path)
 
 
 def prepare_sim(level: str) -> tuple[Path, Path, list[str], int, float]:
@@ -305,6 +316,7 @@ def main() -> None:
     ap.add_argument("--train_args", default="", help="extra unpicker_train.py options (experiments)")
     ap.add_argument("--tag", default="", help="experiments: suffix for the run folders and results file"
                     " (implies --no_write)")
+    ap.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows of bench/out/results.json for (data, network) pairs not re-run here")
     args = ap.parse_args()
@@ -315,21 +327,41 @@ def main() -> None:
     seeds = [0] if args.quick else args.seeds
     extra = args.train_args.split()
     results, curve = [], []
-    for ds in args.datasets:
-        _, _, names, _, _ = prepare(ds)
-        train, test = names[:N_CLEANED], names[N_CLEANED:]
-        for net in ([] if args.curve_only else args.networks):
-            for seed in seeds:
-                r = run_once(ds, net, seed, train, test, extra, tag=args.tag)
+    # (kind, dataset, network, seed, train names, test names, tag), seed by seed,
+    # so that a run cut short has every data set at its first seeds
+    names = {ds: prepare(ds)[2] for ds in args.datasets}
+    tasks = [("table", ds, net, seed, names[ds][:N_CLEANED], names[ds][N_CLEANED:], args.tag)
+             for seed in seeds for ds in args.datasets for net in ([] if args.curve_only else args.networks)]
+    if not (args.quick or args.no_curve):
+        tasks += [("curve", ds, "resnet", 0, names[ds][:n], names[ds][8:], "_curve")
+                  for ds in args.datasets if ds in PICKERS for n in args.curve_sizes]
+
+    def one(task):
+        kind, ds, net, seed, train, test, tag = task
+        return task, run_once(ds, net, seed, train, test, extra, tag=tag)
+
+    OUT.mkdir(exist_ok=True)
+    partial = OUT / f"results{args.tag}.partial.json"
+    # runs are independent subprocess pipelines: --jobs > 1 runs several at once
+    # (for a machine with cores or a GPU to spare; on 2 cores it only adds noise)
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        for future in as_completed([pool.submit(one, t) for t in tasks]):
+            task, r = future.result()
+            kind, ds, net, seed, train = task[:5]
+            if kind == "table":
                 results.append(r)
                 print(f"{ds:12s} {net:6s} seed {seed}: P {r['precision']:.3f} R {r['recall']:.3f} "
                       f"F1 {r['f1']:.3f} AUC {r['auc']:.3f} (keep all F1 {r['keep_all_f1']:.3f}) "
                       f"{r['seconds']:.0f} s", flush=True)
-        if not (args.quick or args.no_curve) and ds in PICKERS:
-            for n in args.curve_sizes:
-                r = run_once(ds, "resnet", 0, names[:n], names[8:], extra, tag="_curve")
+            else:
                 curve.append(r)
-                print(f"{ds:12s} curve n={n}: F1 {r['f1']:.3f} (keep all {r['keep_all_f1']:.3f})", flush=True)
+                print(f"{ds:12s} curve n={len(train)}: F1 {r['f1']:.3f} (keep all {r['keep_all_f1']:.3f})",
+                      flush=True)
+            partial.write_text(json.dumps({"results": results, "curve": curve}, indent=1))
+    position = {(t[0], t[1], t[2], t[3], len(t[4])): i for i, t in enumerate(tasks)}
+    results.sort(key=lambda r: position[("table", r["dataset"], r["network"], r["seed"], r["n_train"])])
+    curve.sort(key=lambda c: position[("curve", c["dataset"], "resnet", 0, c["n_train"])])
+    partial.unlink()
     OUT.mkdir(exist_ok=True)
     if args.merge and not args.tag and (OUT / "results.json").exists():
         old = json.loads((OUT / "results.json").read_text())

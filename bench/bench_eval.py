@@ -34,6 +34,8 @@ from unpicker.mrcio import read_micrograph  # noqa: E402
 from unpicker.preprocess import Preprocessing, preprocess_with_stats  # noqa: E402
 from unpicker.star import format_loop_block  # noqa: E402
 
+from bench_train import device  # noqa: E402
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -47,9 +49,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from unpicker.model import build_network, particle_probability
-    from unpicker.train import configure_tensorflow
+    from unpicker.train import configure_backend
 
-    configure_tensorflow(args.cores, 0)
+    configure_backend(args.cores, 0)
     model = build_network(args.network, 32)
     settings = Preprocessing(boxsize_px=250, resized_px=32, apix=1.0, lowpass_A=20, highpass_A=500, sigma_contrast=3)
     rng = np.random.default_rng(0)
@@ -88,7 +90,8 @@ def main() -> None:
         s = min(runs, key=lambda r: r.seconds)
     n = s.micrographs
     print(f"evaluation: {n} micrographs in {s.seconds:.2f} s = {n / s.seconds:.2f} micrographs/s"
-          f" ({args.network}, tta {args.tta}, {args.cores} cores, {args.picks} picks each)")
+          f" ({args.network}, tta {args.tta}, {args.cores} cores, {args.picks} picks each;"
+          f" network: {device(args.cores)})")
     worker = sum(v for k, v in s.timings.items() if k in ("read", "preprocess", "extract"))
     print("time per micrograph: " + ", ".join(f"{k} {v / n:.3f} s" for k, v in s.timings.items())
           + f"  (reading, preprocessing and extraction run in {args.cores} worker threads; {worker / n:.3f} s of worker time)")

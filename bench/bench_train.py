@@ -26,12 +26,22 @@ from unpicker.preprocess import Preprocessing  # noqa: E402
 from unpicker.train import TrainConfig, train_model  # noqa: E402
 
 
+def device(cores: int) -> str:
+    """Where the network ran: the Keras backend, and the GPU or the CPU threads."""
+    import keras
+
+    from unpicker.train import gpu_present
+
+    return f"{keras.backend.backend()} on " + ("the GPU" if gpu_present() else f"{cores} CPU threads")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--networks", nargs="+", default=["resnet", "seed"])
     ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--boxes", type=int, default=8478)
     ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--precision", default="float32", choices=["float32", "mixed"])
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.boxes, 32, 32)).astype(np.float32)
@@ -40,11 +50,13 @@ def main() -> None:
     settings = Preprocessing(boxsize_px=250, resized_px=32)
     for net in args.networks:
         with tempfile.TemporaryDirectory() as d:
-            config = TrainConfig(network=net, num_epochs=args.epochs, num_cores=args.cores)
+            config = TrainConfig(network=net, num_epochs=args.epochs, num_cores=args.cores,
+                                 precision=args.precision)
             r = train_model(x[n_val:], y[n_val:], x[:n_val], y[:n_val], settings, config, Path(d) / "m.out",
                             out=io.StringIO(), progress=False)
             print(f"{net:7s} {args.boxes} boxes, {args.epochs} epochs: {r.steps} steps in {r.seconds:.0f} s"
-                  f" ({r.steps / r.seconds:.1f} steps/s, {r.seconds / 60:.1f} min), {args.cores} cores", flush=True)
+                  f" ({r.steps / r.seconds:.1f} steps/s, {r.seconds / 60:.1f} min), {device(args.cores)},"
+                  f" precision {args.precision}", flush=True)
 
 
 if __name__ == "__main__":
