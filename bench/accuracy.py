@@ -362,7 +362,6 @@ def main() -> None:
     results.sort(key=lambda r: position[("table", r["dataset"], r["network"], r["seed"], r["n_train"])])
     curve.sort(key=lambda c: position[("curve", c["dataset"], "resnet", 0, c["n_train"])])
     partial.unlink()
-    OUT.mkdir(exist_ok=True)
     if args.merge and not args.tag and (OUT / "results.json").exists():
         old = json.loads((OUT / "results.json").read_text())
         done = {(r["dataset"], r["network"]) for r in results}

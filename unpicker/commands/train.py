@@ -131,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, augmentation=args.augmentation, seed=args.seed,
-                         num_cores=args.num_cores, tta=args.tta,
-                         precision=args.precision)
+                         num_cores=args.num_cores, tta=args.tta, precision=args.precision)
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
                           "particles": n_p, "non_particles": n_n},
              "versions": {"unpicker": __version__, "keras": keras.__version__,
