@@ -8,7 +8,10 @@ floor: only reading and preprocessing the same micrographs (the Fourier
 filters, sigma contrast and the micrograph's mean and standard deviation used
 to standardise its boxes), as many threads.
 
-    .venv/bin/python bench/bench_eval.py [--micrographs 16] [--network resnet] [--tta 4] [--repeats 3]
+The network runs as ``unpicker_eval.py`` runs it, with batch normalisation
+folded into the convolutions (``--unfolded``: as separate layers, for comparison).
+
+    .venv/bin/python bench/bench_eval.py [--micrographs 16] [--network resnet] [--tta 4] [--repeats 3] [--unfolded]
 """
 from __future__ import annotations
 
@@ -46,13 +49,17 @@ def main() -> None:
     ap.add_argument("--network", default="resnet")
     ap.add_argument("--repeats", type=int, default=3, help="floor and evaluation runs (alternating; best of each)")
     ap.add_argument("--tta", type=int, default=4, choices=[1, 4, 8], help="test-time symmetries")
+    ap.add_argument("--unfolded", action="store_true",
+                    help="keep batch normalisation as its own layers (as before 2026-11-27; for comparison)")
     args = ap.parse_args()
 
-    from unpicker.model import build_network, particle_probability
+    from unpicker.model import build_network, inference_network, particle_probability
     from unpicker.train import configure_backend
 
     configure_backend(args.cores, 0)
     model = build_network(args.network, 32)
+    if not args.unfolded:
+        model = inference_network(model)   # as unpicker_eval.py runs it
     settings = Preprocessing(boxsize_px=250, resized_px=32, apix=1.0, lowpass_A=20, highpass_A=500, sigma_contrast=3)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as d:
@@ -90,7 +97,7 @@ def main() -> None:
         s = min(runs, key=lambda r: r.seconds)
     n = s.micrographs
     print(f"evaluation: {n} micrographs in {s.seconds:.2f} s = {n / s.seconds:.2f} micrographs/s"
-          f" ({args.network}, tta {args.tta}, {args.cores} cores, {args.picks} picks each;"
+          f" ({args.network}{', unfolded' if args.unfolded else ''}, tta {args.tta}, {args.cores} cores, {args.picks} picks each;"
           f" network: {device(args.cores)})")
     worker = sum(v for k, v in s.timings.items() if k in ("read", "preprocess", "extract"))
     print("time per micrograph: " + ", ".join(f"{k} {v / n:.3f} s" for k, v in s.timings.items())

@@ -257,6 +257,28 @@ def test_padded_batches_give_the_same_scores_in_batches_of_one_size():
     np.testing.assert_allclose(padded, plain, rtol=1e-6)
 
 
+def test_inference_network_folds_batch_norm_and_keeps_the_logits():
+    import keras
+    from unpicker.model import build_network, inference_network
+
+    model = build_network("resnet", 16)
+    rng = np.random.default_rng(6)
+    for layer in model.layers:      # statistics far from the initial ones, as after training
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, c), rng.normal(0, 0.5, c), rng.normal(0, 0.5, c),
+                               rng.uniform(0.2, 3, c)])
+    fast = inference_network(model)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in fast.layers)
+    assert fast.count_params() < model.count_params()
+    boxes = rng.normal(size=(20, 16, 16, 1)).astype(np.float32)
+    expected = np.asarray(model.predict_on_batch(boxes))
+    assert np.ptp(expected) > 1                                   # the check below means something
+    np.testing.assert_allclose(np.asarray(fast.predict_on_batch(boxes)), expected, rtol=1e-4, atol=1e-4)
+    seed = build_network("seed", 16)
+    assert inference_network(seed) is seed
+
+
 def test_precision_setting_sets_the_keras_policy():
     import keras
     from unpicker.train import configure_backend

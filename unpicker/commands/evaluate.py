@@ -141,12 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     from ..tfquiet import import_keras
 
     import_keras()
-    from ..model import build_network, particle_probability
+    from ..model import build_network, inference_network, particle_probability
     from ..train import configure_backend
 
     configure_backend(args.num_cores, None)
     model = build_network(info.network, settings.resized_px)
     model.load_weights(weights)
+    model = inference_network(model)
     print("Initialized!", file=out)
     print("Calculating unpicks...", file=out)
 
