@@ -15,7 +15,10 @@ second entry.
   wrong picks on real data sit beside a particle), dropout; trained with
   AdamW and cosine decay on dihedral-augmented boxes; 0.37 M parameters (the
   seed net has 2.2 M, mostly in its dense layer). Chosen on bench/accuracy.py
-  (BENCHMARKS.md).
+  (BENCHMARKS.md). Its layers are named (``stage2_a_conv``, ``stage2_a_bn``)
+  so that ``inference_network`` can pair each convolution with its
+  normalisation; Keras matches weight files by layer order and type, not by
+  these names, so files saved before the names were given still load.
 """
 from __future__ import annotations
 
