@@ -184,6 +184,43 @@ def test_seed_network_trains_and_evaluates(tmp_path):
     assert run_eval(tmp_path, "--train_output", "seed.out") == 0
 
 
+def test_ensemble_trains_both_networks_and_averages_their_logits(tmp_path, capsys):
+    names = write_demo(tmp_path, n_micrographs=3, n_cleaned=3, level="tiny", seed=3)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        training_set.main(["_autopick.star", "_autopick_correct.star", "_autopick_train.star"])
+        assert train_cmd.main(["--train_output", "ens.out", "--network", "resnet+seed", "--boxsize", "54",
+                               "--num_epochs", "2", "--no_progress"]) == 0
+    finally:
+        os.chdir(cwd)
+    log = capsys.readouterr().out
+    assert "Training network resnet of resnet+seed -> ens.out.resnet" in log
+    assert "Trained model saved in file ens.out (the mean of ens.out.resnet, ens.out.seed)" in log
+    info, networks = read_model_info(tmp_path / "ens.out")
+    assert info.network == "resnet+seed" and [m.network for m, _ in networks] == ["resnet", "seed"]
+    assert all(w.exists() for _, w in networks) and (tmp_path / "ens.out.seed-0").exists()
+
+    def scores(model, suffix):
+        assert run_eval(tmp_path, "--train_output", model, "--threshold", "0", "--output_root", suffix,
+                        "--histogram", "") == 0
+        lines = [line for line in (tmp_path / f"{names[0]}{suffix}").read_text().splitlines()
+                 if line and line[0].isdigit()]
+        return np.array([float(line.rsplit(" ", 1)[1]) for line in lines])
+
+    ens, res, seed = scores("ens.out", "_ens.star"), scores("ens.out.resnet", "_res.star"), scores("ens.out.seed", "_seed.star")
+    assert len(ens) == len(res) == len(seed) > 10
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    mid = (np.minimum.reduce([ens, res, seed]) > 0.02) & (np.maximum.reduce([ens, res, seed]) < 0.98)
+    assert mid.sum() >= 3                                  # scores written to 4 decimals: compare away from 0 and 1
+    np.testing.assert_allclose(logit(ens[mid]), (logit(res[mid]) + logit(seed[mid])) / 2, atol=0.01)
+    assert np.abs(res - seed).max() > 0.05                 # the two networks disagree, so the mean is a test
+
+    (tmp_path / "ens.out.seed.weights.h5").unlink()
+    assert run_eval(tmp_path, "--train_output", "ens.out", "--overwrite") == 2
+    assert "ens.out: ensemble member ens.out.seed:" in capsys.readouterr().err
+
+
 def test_demo_runs_end_to_end(tmp_path):
     r = subprocess.run([sys.executable, "-m", "unpicker.commands.demo", "--folder", str(tmp_path / "demo"),
                         "--level", "tiny", "--micrographs", "3", "--cleaned", "2", "--epochs", "2", "--quiet"],

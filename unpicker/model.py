@@ -113,12 +113,20 @@ def build_network(name: str, resized_px: int) -> keras.Model:
 
 def particle_probability(model: keras.Model, boxes, batch_size: int = 1024, logit_shift: float = 0.0,
                          symmetries: int = 1, pad_to: int | None = None):
-    """P(particle) for (n, s, s) or (n, s, s, 1) boxes, as a numpy float32 array.
+    """P(particle) for (n, s, s) or (n, s, s, 1) boxes, as a numpy float32
+    array: the sigmoid of :func:`particle_margin` (same arguments)."""
+    margin = particle_margin(model, boxes, batch_size, logit_shift, symmetries, pad_to)
+    return (1.0 / (1.0 + np.exp(-margin))).astype(np.float32)
 
-    ``logit_shift`` is added to the particle-vs-non-particle logit before the
-    sigmoid: training with class weights shifts it by log(n_N / n_P), and the
-    model file stores the shift that undoes this, so the score is the
-    probability under the class balance the user's picks had.
+
+def particle_margin(model: keras.Model, boxes, batch_size: int = 1024, logit_shift: float = 0.0,
+                    symmetries: int = 1, pad_to: int | None = None) -> np.ndarray:
+    """The particle-vs-non-particle logit (float64) of (n, s, s) or (n, s, s, 1) boxes.
+
+    ``logit_shift`` is added to it: training with class weights shifts it by
+    log(n_N / n_P), and the model file stores the shift that undoes this, so
+    the sigmoid of the result is the probability under the class balance the
+    user's picks had (and an ensemble can average calibrated logits).
     ``symmetries`` (1, 4 or 8) averages the logit over the first elements of
     the dihedral group (test-time augmentation).
     ``pad_to``: every batch is padded (with zeros, whose outputs are dropped)
@@ -133,7 +141,7 @@ def particle_probability(model: keras.Model, boxes, batch_size: int = 1024, logi
     if boxes.ndim == 3:
         boxes = boxes[..., None]
     if len(boxes) == 0:
-        return np.zeros(0, np.float32)
+        return np.zeros(0)
     # all views in one stack, classified in large batches (fewer, fuller calls)
     n = len(boxes)
     views = np.concatenate([boxes] + [dihedral(boxes[..., 0], k)[..., None] for k in range(1, symmetries)])
@@ -151,5 +159,12 @@ def particle_probability(model: keras.Model, boxes, batch_size: int = 1024, logi
             chunk = np.concatenate([chunk, np.zeros((step - n_chunk,) + chunk.shape[1:], chunk.dtype)])
         logits = np.asarray(model.predict_on_batch(chunk), np.float64)[:n_chunk]
         margin[i:i + n_chunk] = logits[:, 1] - logits[:, 0]
-    margin = margin.reshape(symmetries, n).mean(axis=0) + logit_shift
+    return margin.reshape(symmetries, n).mean(axis=0) + logit_shift
+
+
+def ensemble_probability(networks: list[tuple[keras.Model, float]], boxes, symmetries: int = 1) -> np.ndarray:
+    """P(particle) of an ensemble: the sigmoid of the mean of its networks'
+    calibrated logits. ``networks``: (model, logit_shift) pairs."""
+    margin = np.mean([particle_margin(m, boxes, logit_shift=shift, symmetries=symmetries)
+                      for m, shift in networks], axis=0)
     return (1.0 / (1.0 + np.exp(-margin))).astype(np.float32)

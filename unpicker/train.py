@@ -51,6 +51,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
+    validation_margin: np.ndarray | None = None   # final calibrated logits of the validation boxes
 
 
 def gpu_present() -> bool:
@@ -231,7 +232,7 @@ def train_model(
     from tqdm import tqdm
 
     from .files import atomic_output
-    from .model import build_network, particle_probability
+    from .model import build_network, particle_margin, particle_probability
 
     output = Path(output)
     extra_info = {**(extra_info or {}), "tta": config.tta}
@@ -291,11 +292,12 @@ def train_model(
             return 0.0
         return choose_threshold(val_prob, val_y)
 
-    def validate() -> tuple[float, np.ndarray]:
+    def validate() -> tuple[float, np.ndarray, np.ndarray]:
         if len(val_x) == 0:
-            return float("nan"), np.zeros(0, np.float32)
-        prob = particle_probability(model, val_x, logit_shift=logit_shift, symmetries=config.tta)
-        return _error_pct(prob, val_y), prob
+            return float("nan"), np.zeros(0, np.float32), np.zeros(0)
+        margin = particle_margin(model, val_x, logit_shift=logit_shift, symmetries=config.tta)
+        prob = 1.0 / (1.0 + np.exp(-margin))
+        return _error_pct(prob, val_y), prob, margin
 
     print("Initialized!", file=out, flush=True)
     order, slots = epoch_order()
@@ -319,7 +321,7 @@ def train_model(
             loss = float(np.asarray(model.train_on_batch(xb, yb, sample_weight=class_weight[yb])))
             bar.update(1)
             if logging_step:
-                val_error, val_prob = validate()
+                val_error, val_prob, _ = validate()
                 lr = float(schedule(step))
                 epoch = step * batch / samples_per_epoch
                 row = {"step": step, "epoch": round(epoch, 4), "loss": loss, "minibatch_error": mb_error,
@@ -338,24 +340,59 @@ def train_model(
                 out.flush()
     bar.close()
 
-    final_error, prob = validate()
+    final_error, prob, val_margin = validate()
     threshold = default_threshold(prob)
     print(f"Training completed, final validation error: {final_error:.1f}%", file=out)
     save(output, total_steps, final_error, threshold)
     print(f"Trained model saved in file {output}", file=out)
     if best[1] >= 0:
         print(f"Lowest validation error: {best[0]:.1f}% at step {best[1]} (model {best[2]})", file=out)
-    why = {0.5: "", 0.0: (" (keep every pick: on the validation micrographs removing picks is not expected"
-                           f" to gain {MIN_F1_GAIN} F1; --threshold overrides)")}
-    if not held_out_micrographs and len(val_y):
-        why[0.0] = (" (keep every pick: with one training micrograph the network cannot be checked on a"
-                    " micrograph it has not seen; clean a second one, or choose --threshold from the score"
-                    " histogram of unpicker_eval.py)")
-    print(f"Default threshold for unpicker_eval.py: {threshold:.3f}"
-          + why.get(threshold, " (maximises F1 of the kept picks on the validation micrographs)"), file=out)
+    print(threshold_line(threshold, held_out_micrographs or not len(val_y)), file=out)
     try:
         _plot(history, Path(str(output) + ".png"))
     except Exception as e:  # a plot is a convenience; never fail training for it
         print(f"Could not draw the training plot: {e}", file=sys.stderr)
     seconds = time.perf_counter() - t_start
-    return TrainResult(final_error, best[1], best[0], best[2], threshold, history, seconds, total_steps)
+    return TrainResult(final_error, best[1], best[0], best[2], threshold, history, seconds, total_steps,
+                       val_margin)
+
+
+def threshold_line(threshold: float, held_out_micrographs: bool) -> str:
+    """The log line that states the stored default threshold and why."""
+    if threshold == 0.0 and not held_out_micrographs:
+        why = (" (keep every pick: with one training micrograph the network cannot be checked on a"
+               " micrograph it has not seen; clean a second one, or choose --threshold from the score"
+               " histogram of unpicker_eval.py)")
+    elif threshold == 0.0:
+        why = (" (keep every pick: on the validation micrographs removing picks is not expected"
+               f" to gain {MIN_F1_GAIN} F1; --threshold overrides)")
+    elif threshold == 0.5:
+        why = ""
+    else:
+        why = " (maximises F1 of the kept picks on the validation micrographs)"
+    return f"Default threshold for unpicker_eval.py: {threshold:.3f}{why}"
+
+
+def write_ensemble(output: str | Path, members: list[tuple[str, TrainResult]], val_y: np.ndarray,
+                   settings: Preprocessing, config: TrainConfig, extra_info: dict | None = None,
+                   out=sys.stdout, held_out_micrographs: bool = True) -> float:
+    """Write the ensemble model file ``output`` over members already trained
+    on the same boxes: ``members`` are (model file name, beside ``output``;
+    its training result). The threshold is chosen, by the rule of a single
+    network, on the mean of the members' calibrated validation logits.
+    Returns the threshold."""
+    output = Path(output)
+    error = float("nan")
+    if len(val_y):
+        prob = 1.0 / (1.0 + np.exp(-np.mean([r.validation_margin for _, r in members], axis=0)))
+        error = _error_pct(prob, val_y)
+        threshold = choose_threshold(prob, val_y) if held_out_micrographs else 0.0
+    else:
+        threshold = 0.5
+    write_model_info(output, ModelInfo(config.network, settings, config.augmentation, threshold, 0, error,
+                                       0.0, {**(extra_info or {}), "tta": config.tta},
+                                       [name for name, _ in members]))
+    print(f"Ensemble validation error: {error:.1f}%", file=out)
+    print(f"Trained model saved in file {output} (the mean of {', '.join(n for n, _ in members)})", file=out)
+    print(threshold_line(threshold, held_out_micrographs or not len(val_y)), file=out)
+    return threshold

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: the output suffix {args.output_root} would overwrite the input files", file=sys.stderr)
         return 2
     try:
-        info, weights = read_model_info(args.train_output)
+        info, networks = read_model_info(args.train_output)
     except ModelFileError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.eval_file and not jobs[0].star_path.exists():
         print(f"Error: {args.eval_file}: file not found", file=sys.stderr)
         return 2
-    model_mtime = max(model_base(args.train_output).stat().st_mtime, weights.stat().st_mtime)
+    model_mtime = max([model_base(args.train_output).stat().st_mtime]
+                      + [weights.stat().st_mtime for _, weights in networks])
     todo = [j for j in jobs if args.overwrite or not _up_to_date(j, model_mtime)]
     if len(todo) < len(jobs):
         print(f"{len(jobs) - len(todo)} micrographs already unpicked (outputs newer than inputs and model);"
@@ -141,20 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     from ..tfquiet import import_keras
 
     import_keras()
-    from ..model import build_network, inference_network, particle_probability
+    from ..model import build_network, ensemble_probability, inference_network
     from ..train import configure_backend
 
     configure_backend(args.num_cores, None)
-    model = build_network(info.network, settings.resized_px)
-    model.load_weights(weights)
-    model = inference_network(model)
+    models = []
+    for member, weights in networks:   # one network, or an ensemble's members
+        model = build_network(member.network, settings.resized_px)
+        model.load_weights(weights)
+        models.append((inference_network(model), member.logit_shift))
     print("Initialized!", file=out)
     print("Calculating unpicks...", file=out)
 
-    summary = run_evaluation(todo, settings,
-                             lambda boxes: particle_probability(model, boxes, logit_shift=info.logit_shift,
-                                                                symmetries=tta), threshold,
-                             args.num_cores, ctfs, out, progress=not args.no_progress)
+    summary = run_evaluation(todo, settings, lambda boxes: ensemble_probability(models, boxes, symmetries=tta),
+                             threshold, args.num_cores, ctfs, out, progress=not args.no_progress)
     pct = 100.0 * summary.picks_kept / summary.picks_in if summary.picks_in else 0.0
     rate = summary.micrographs / summary.seconds if summary.seconds else 0.0
     print(f"Summary: {summary.micrographs} micrographs, {summary.picks_in} picks in, {summary.picks_kept} kept "
