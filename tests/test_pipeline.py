@@ -170,30 +170,27 @@ def test_unreadable_micrograph_is_skipped_others_processed(trained, tmp_path, ca
     assert "already unpicked" in capsys.readouterr().out
 
 
-def test_seed_network_trains_and_evaluates(tmp_path):
-    write_demo(tmp_path, n_micrographs=2, n_cleaned=2, level="tiny", seed=2)
+def train_in(folder, *train_args) -> int:
+    """Make the training files of a demo folder and run unpicker_train.py there."""
     cwd = os.getcwd()
-    os.chdir(tmp_path)
+    os.chdir(folder)
     try:
         training_set.main(["_autopick.star", "_autopick_correct.star", "_autopick_train.star"])
-        assert train_cmd.main(["--train_output", "seed.out", "--network", "seed", "--boxsize", "54",
-                               "--num_epochs", "1", "--no_progress"]) == 0
+        return train_cmd.main(["--boxsize", "54", "--no_progress", *train_args])
     finally:
         os.chdir(cwd)
+
+
+def test_seed_network_trains_and_evaluates(tmp_path):
+    write_demo(tmp_path, n_micrographs=2, n_cleaned=2, level="tiny", seed=2)
+    assert train_in(tmp_path, "--train_output", "seed.out", "--network", "seed", "--num_epochs", "1") == 0
     assert read_model_info(tmp_path / "seed.out")[0].network == "seed"
     assert run_eval(tmp_path, "--train_output", "seed.out") == 0
 
 
 def test_ensemble_trains_both_networks_and_averages_their_logits(tmp_path, capsys):
     names = write_demo(tmp_path, n_micrographs=3, n_cleaned=3, level="tiny", seed=3)
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        training_set.main(["_autopick.star", "_autopick_correct.star", "_autopick_train.star"])
-        assert train_cmd.main(["--train_output", "ens.out", "--network", "resnet+seed", "--boxsize", "54",
-                               "--num_epochs", "2", "--no_progress"]) == 0
-    finally:
-        os.chdir(cwd)
+    assert train_in(tmp_path, "--train_output", "ens.out", "--network", "resnet+seed", "--num_epochs", "2") == 0
     log = capsys.readouterr().out
     assert "Training network resnet of resnet+seed -> ens.out.resnet" in log
     assert "Trained model saved in file ens.out (the mean of ens.out.resnet, ens.out.seed)" in log
