@@ -15,6 +15,7 @@ of the highest-scored N and lowest-scored P picks with the mask drawn on them.
 """
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -105,6 +106,19 @@ def _held_out(picker: str):
     return np.array(which), np.concatenate(xy), loaded[0][0], score, mrc_dir, box
 
 
+@functools.lru_cache(maxsize=None)
+def _micrograph(path: Path) -> np.ndarray:
+    """A binned benchmark micrograph, read once (the pickers share them)."""
+    return read_micrograph(path)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _binned_mask(name: str) -> np.ndarray:
+    """The ground-truth mask of ``name``, flipped like the images and binned like them."""
+    mask = np.asarray(Image.open(REAL / "masks" / f"{name}_mask.jpg").convert("L"))[::-1] > 127
+    return mask[::BIN, ::BIN].astype(np.float32)
+
+
 def _centre_darkness(mrc_dir: Path, which: np.ndarray, xy: np.ndarray, box: int) -> np.ndarray:
     """Mean of each box minus the mean of its central disc (radius CORE_PX), in
     units of the micrograph's standard deviation: larger is a darker centre."""
@@ -113,7 +127,7 @@ def _centre_darkness(mrc_dir: Path, which: np.ndarray, xy: np.ndarray, box: int)
     out = np.empty(len(xy))
     for name in np.unique(which):
         sel = which == name
-        image, _ = read_micrograph(mrc_dir / f"{name}.mrc")
+        image = _micrograph(mrc_dir / f"{name}.mrc")
         b = extract_boxes((image - image.mean()) / image.std(), xy[sel], box, box)
         out[sel] = b.mean(axis=(1, 2)) - b[:, core].mean(axis=1)
     return out
@@ -147,11 +161,9 @@ def confident_errors() -> None:
         rows = ((f"{picker}: N,\nhighest", top[:show]), (f"{picker}: P,\nlowest", p_idx[np.argsort(score[p_idx])[:show]]))
         for i, (label, sel) in enumerate(rows):
             for c, j in enumerate(sel):
-                image, _ = read_micrograph(mrc_dir / f"{which[j]}.mrc")
-                mask = np.asarray(Image.open(REAL / "masks" / f"{which[j]}_mask.jpg").convert("L"))[::-1] > 127
                 view = int(1.4 * box)
-                b = extract_boxes(image, xy[[j]], view, view)[0]
-                m = extract_boxes(mask[::BIN, ::BIN].astype(np.float32), xy[[j]], view, view)[0]
+                b = extract_boxes(_micrograph(mrc_dir / f"{which[j]}.mrc"), xy[[j]], view, view)[0]
+                m = extract_boxes(_binned_mask(which[j]), xy[[j]], view, view)[0]
                 ax = axes[2 * r + i, c]
                 ax.imshow(b, cmap="gray")
                 ax.contour(m, [0.5], colors="r", linewidths=0.6)
