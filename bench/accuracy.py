@@ -161,7 +161,8 @@ def prf(kept: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def load_scores(work: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def load_scores(work: Path, names: list[str], kept_suffix: str = "_autopick_unpick.star",
+                rejected_suffix: str = "_rejected.star") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Truth, score and kept flag of every pick of ``names``, from the kept and
     rejected outputs in the run folder ``work``."""
     truths, scores, kept = [], [], []
@@ -171,7 +172,7 @@ def load_scores(work: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray, n
         truth = np.array(t.column("demoTruth")) == "P"
         score = np.full(len(xy), np.nan)
         is_kept = np.zeros(len(xy), bool)
-        for suffix, flag in (("_autopick_unpick.star", True), ("_rejected.star", False)):
+        for suffix, flag in ((kept_suffix, True), (rejected_suffix, False)):
             picks = read_picks(work / f"{name}{suffix}")
             if len(picks) == 0:
                 continue
@@ -185,9 +186,10 @@ def load_scores(work: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray, n
     return tuple(map(np.concatenate, (truths, scores, kept)))
 
 
-def score_run(work: Path, names: list[str]) -> dict:
-    """Precision, recall, F1, ROC AUC and the keep-all figures on ``names``."""
-    truth, score, kept = load_scores(work, names)
+def score_run(work: Path, names: list[str], suffixes: tuple[str, str] | None = None) -> dict:
+    """Precision, recall, F1, ROC AUC and the keep-all figures on ``names``
+    (``suffixes``: the kept and rejected outputs, if not the defaults)."""
+    truth, score, kept = load_scores(work, names, *(suffixes or ()))
     p, r, f = prf(kept, truth)
     _, _, f_all = prf(np.ones_like(truth), truth)
     return {"precision": p, "recall": r, "f1": f, "auc": roc_auc(score, truth),

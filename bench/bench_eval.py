@@ -9,9 +9,11 @@ filters, sigma contrast and the micrograph's mean and standard deviation used
 to standardise its boxes), as many threads.
 
 The network runs as ``unpicker_eval.py`` runs it, with batch normalisation
-folded into the convolutions (``--unfolded``: as separate layers, for comparison).
+folded into the convolutions (``--unfolded``: as separate layers, for
+comparison) and in the arithmetic ``--precision auto`` picks for this CPU.
 
-    .venv/bin/python bench/bench_eval.py [--micrographs 16] [--network resnet] [--tta 4] [--repeats 3] [--unfolded]
+    .venv/bin/python bench/bench_eval.py [--micrographs 16] [--network resnet] [--tta 4] [--repeats 3]
+                                         [--precision auto|float32|bfloat16] [--unfolded]
 """
 from __future__ import annotations
 
@@ -51,15 +53,20 @@ def main() -> None:
     ap.add_argument("--tta", type=int, default=4, choices=[1, 4, 8], help="test-time symmetries")
     ap.add_argument("--unfolded", action="store_true",
                     help="keep batch normalisation as its own layers (as before 2026-11-27; for comparison)")
+    ap.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
+                    help="the network's arithmetic, as unpicker_eval.py --precision")
     args = ap.parse_args()
 
-    from unpicker.model import build_network, inference_network, particle_probability
+    from unpicker.model import build_network, inference_network, particle_probability, resolve_precision
     from unpicker.train import configure_backend
 
     configure_backend(args.cores, 0)
     model = build_network(args.network, 32)
+    precision = resolve_precision(args.precision)
+    if args.unfolded and precision != "float32":
+        ap.error("--unfolded measures the float32 network of before; add --precision float32")
     if not args.unfolded:
-        model = inference_network(model)   # as unpicker_eval.py runs it
+        model = inference_network(model, precision)   # as unpicker_eval.py runs it
     settings = Preprocessing(boxsize_px=250, resized_px=32, apix=1.0, lowpass_A=20, highpass_A=500, sigma_contrast=3)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as d:
@@ -83,26 +90,31 @@ def main() -> None:
             return preprocess_with_stats(image, settings)[1:]
 
         # floor and evaluation alternately, best of each (the machine is shared and noisy)
-        floors, runs = [], []
+        floors, runs, cpu = [], [], {"floor": [], "evaluation": []}
         for _ in range(args.repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             with ThreadPoolExecutor(args.cores) as pool:
                 list(pool.map(floor_one, jobs))
             floors.append(time.perf_counter() - t0)
+            cpu["floor"].append(time.process_time() - c0)
             for job in jobs:
                 job.output_path.unlink(missing_ok=True)
+            c0 = time.process_time()
             runs.append(run_evaluation(jobs, settings, lambda b: particle_probability(model, b, symmetries=args.tta),
                                        0.5, args.cores, out=io.StringIO(), progress=False))
+            cpu["evaluation"].append(time.process_time() - c0)
         floor = min(floors)
         s = min(runs, key=lambda r: r.seconds)
     n = s.micrographs
     print(f"evaluation: {n} micrographs in {s.seconds:.2f} s = {n / s.seconds:.2f} micrographs/s"
-          f" ({args.network}{', unfolded' if args.unfolded else ''}, tta {args.tta}, {args.cores} cores, {args.picks} picks each;"
+          f" ({args.network}{', unfolded' if args.unfolded else ''}, {precision}, tta {args.tta}, {args.cores} cores, {args.picks} picks each;"
           f" network: {device(args.cores)})")
     worker = sum(v for k, v in s.timings.items() if k in ("read", "preprocess", "extract"))
     print("time per micrograph: " + ", ".join(f"{k} {v / n:.3f} s" for k, v in s.timings.items())
           + f"  (reading, preprocessing and extraction run in {args.cores} worker threads; {worker / n:.3f} s of worker time)")
     print(f"floor (read + preprocess only, {args.cores} threads): {floor:.2f} s = {n / floor:.2f} micrographs/s")
+    print("CPU time per micrograph (all threads, least of the runs): " + ", ".join(
+        f"{k} {min(v) / n:.3f} s" for k, v in cpu.items()) + f"; ratio {min(cpu['evaluation']) / min(cpu['floor']):.2f}")
     print(f"evaluation / floor = {s.seconds / floor:.2f}  (target <= 2); target >= 2 micrographs/s:"
           f" {'met' if n / s.seconds >= 2 else 'NOT met'}")
 

@@ -133,6 +133,22 @@ def test_threshold_eval_file_and_checkpoint_names(trained, capsys):
     assert "Eval Particles: %d" % n_in in capsys.readouterr().out
 
 
+def test_eval_precision_option_gives_nearly_the_same_scores(trained, capsys):
+    folder, names, _ = trained
+    one = f"{names[5]}_autopick.star"
+    scores = {}
+    for precision in ("float32", "bfloat16"):
+        assert run_eval(folder, "--train_output", "unpickModel.out", "--eval_file", one, "--threshold", "0.0",
+                        "--precision", precision, "--output_root", f"_{precision}.star", "--histogram", "") == 0
+        assert f"Network arithmetic: {precision}\n" in capsys.readouterr().out
+        scores[precision] = np.array(read_star(folder / f"{names[5]}_{precision}.star").blocks[0].floats("unpickerScore"))
+    assert np.ptp(scores["float32"]) > 0.1
+    np.testing.assert_allclose(scores["bfloat16"], scores["float32"], atol=0.03)
+    assert run_eval(folder, "--train_output", "unpickModel.out", "--eval_file", one, "--precision", "auto",
+                    "--output_root", "_auto.star", "--histogram", "") == 0
+    assert "(chosen for this CPU)" in capsys.readouterr().out
+
+
 def test_preprocessing_mismatch_is_an_error_naming_both_values(trained, capsys):
     folder, _, _ = trained
     assert run_eval(folder, "--train_output", "unpickModel.out", "--boxsize", "80") == 2
@@ -311,6 +327,52 @@ def test_inference_network_folds_batch_norm_and_keeps_the_logits():
     np.testing.assert_allclose(np.asarray(fast.predict_on_batch(boxes)), expected, rtol=1e-4, atol=1e-4)
     seed = build_network("seed", 16)
     assert inference_network(seed) is seed
+
+
+def test_bfloat16_inference_network_keeps_the_logits_close():
+    import keras
+    from unpicker.model import build_network, inference_network
+
+    rng = np.random.default_rng(7)
+    boxes = rng.normal(size=(64, 16, 16, 1)).astype(np.float32)
+    for name in ("resnet", "seed"):
+        model = build_network(name, 16)
+        fast = inference_network(model, "bfloat16")
+        policies = {layer.name: layer.dtype_policy.name for layer in fast.layers if layer.weights}
+        assert policies.pop("logits" if name == "resnet" else fast.layers[-1].name) == "float32"
+        assert set(policies.values()) == {"bfloat16"}
+        full = np.asarray(inference_network(model).predict_on_batch(boxes), np.float64)
+        half = np.asarray(fast.predict_on_batch(boxes), np.float64)
+        assert half.dtype == np.float64 and np.isfinite(half).all()
+        margin_full, margin_half = full[:, 1] - full[:, 0], half[:, 1] - half[:, 0]
+        assert np.ptp(margin_full) > 0.05                           # the comparison means something
+        # bfloat16 keeps 8 bits of mantissa: about 1% of the logits' scale
+        assert np.abs(margin_half - margin_full).max() < 0.05 * np.abs(margin_full).max() + 1e-3
+        assert np.corrcoef(margin_full, margin_half)[0, 1] > 0.99
+    with pytest.raises(ValueError, match="float32 or bfloat16"):
+        inference_network(model, "float16")
+
+
+def test_auto_precision_uses_bfloat16_only_where_the_cpu_has_it(monkeypatch):
+    from unpicker import model as m
+    from unpicker import train
+
+    assert m.cpu_has_bfloat16("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n")
+    assert m.cpu_has_bfloat16("flags\t: fpu sse2 amx_bf16 amx_tile\n")
+    assert not m.cpu_has_bfloat16("flags\t: fpu sse2 avx2 avx512f avx512bw\n")
+    assert not m.cpu_has_bfloat16("model name\t: something without a flags line\n")
+    monkeypatch.setattr(train, "gpu_present", lambda: False)
+    monkeypatch.setattr(m, "cpu_has_bfloat16", lambda: True)
+    assert m.resolve_precision("auto") == "bfloat16"
+    assert m.resolve_precision("float32") == "float32"
+    monkeypatch.setattr(m, "cpu_has_bfloat16", lambda: False)
+    assert m.resolve_precision("auto") == "float32"
+    assert m.resolve_precision("bfloat16") == "bfloat16"
+    monkeypatch.setattr(m, "cpu_has_bfloat16", lambda: True)
+    monkeypatch.setattr(train, "gpu_present", lambda: True)
+    assert m.resolve_precision("auto") == "float32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        m.resolve_precision("half")
 
 
 def test_precision_setting_sets_the_keras_policy():

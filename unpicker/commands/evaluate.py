@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tta", type=int, choices=[1, 4, 8], default=None,
                    help="average the network over this many rotations/mirrors of each box "
                    "(default: the model's setting)")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+                   help="the network's arithmetic. auto (default): bfloat16 on a CPU with native bfloat16 "
+                   "(AVX512_BF16 or AMX; the network about 1.8x faster, 99%% of scores within 0.008), else float32")
     p.add_argument("--write_rejected", metavar="SUFFIX", default=None,
                    help="also write the removed picks to <mic>SUFFIX, for inspection")
     p.add_argument("--force", action="store_true",
@@ -142,15 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     from ..tfquiet import import_keras
 
     import_keras()
-    from ..model import build_network, ensemble_probability, inference_network
+    from ..model import build_network, ensemble_probability, inference_network, resolve_precision
     from ..train import configure_backend
 
     configure_backend(args.num_cores, None)
+    precision = resolve_precision(args.precision)
+    print(f"Network arithmetic: {precision}" + (" (chosen for this CPU)" if args.precision == "auto" else ""),
+          file=out)
     models = []
     for member, weights in networks:   # one network, or an ensemble's members
         model = build_network(member.network, settings.resized_px)
         model.load_weights(weights)
-        models.append((inference_network(model), member.logit_shift))
+        models.append((inference_network(model, precision), member.logit_shift))
     print("Initialized!", file=out)
     print("Calculating unpicks...", file=out)
 
