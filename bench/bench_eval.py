@@ -48,7 +48,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--picks", type=int, default=300)
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--network", default="resnet")
+    ap.add_argument("--network", default="resnet", help="resnet, seed or resnet+seed")
     ap.add_argument("--repeats", type=int, default=3, help="floor and evaluation runs (alternating; best of each)")
     ap.add_argument("--tta", type=int, default=4, choices=[1, 4, 8], help="test-time symmetries")
     ap.add_argument("--unfolded", action="store_true",
@@ -57,16 +57,20 @@ def main() -> None:
                     help="the network's arithmetic, as unpicker_eval.py --precision")
     args = ap.parse_args()
 
-    from unpicker.model import build_network, inference_network, particle_probability, resolve_precision
+    from unpicker.model import build_network, ensemble_probability, inference_network, resolve_precision
     from unpicker.train import configure_backend
 
     configure_backend(args.cores, 0)
-    model = build_network(args.network, 32)
     precision = resolve_precision(args.precision)
     if args.unfolded and precision != "float32":
         ap.error("--unfolded measures the float32 network of before; add --precision float32")
+    # one network, or an ensemble's members (resnet+seed), as unpicker_eval.py runs them
+    models = [(build_network(name, 32), 0.0) for name in args.network.split("+")]
     if not args.unfolded:
-        model = inference_network(model, precision)   # as unpicker_eval.py runs it
+        models = [(inference_network(m, precision), shift) for m, shift in models]
+
+    def classify(boxes):
+        return ensemble_probability(models, boxes, symmetries=args.tta)
     settings = Preprocessing(boxsize_px=250, resized_px=32, apix=1.0, lowpass_A=20, highpass_A=500, sigma_contrast=3)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as d:
@@ -83,7 +87,7 @@ def main() -> None:
                      "rlnAnglePsi"], rows))
             jobs.append(EvalJob(name, folder / f"{name}_autopick.star", folder / f"{name}.mrc",
                                 folder / f"{name}_autopick_unpick.star"))
-        particle_probability(model, np.zeros((4, 32, 32), np.float32))   # warm up the graph
+        classify(np.zeros((4, 32, 32), np.float32))   # warm up the graph
 
         def floor_one(job):
             image, _ = read_micrograph(job.mrc_path)
@@ -100,8 +104,7 @@ def main() -> None:
             for job in jobs:
                 job.output_path.unlink(missing_ok=True)
             c0 = time.process_time()
-            runs.append(run_evaluation(jobs, settings, lambda b: particle_probability(model, b, symmetries=args.tta),
-                                       0.5, args.cores, out=io.StringIO(), progress=False))
+            runs.append(run_evaluation(jobs, settings, classify, 0.5, args.cores, out=io.StringIO(), progress=False))
             cpu["evaluation"].append(time.process_time() - c0)
         floor = min(floors)
         s = min(runs, key=lambda r: r.seconds)
