@@ -361,6 +361,7 @@ def test_auto_precision_uses_bfloat16_only_where_the_cpu_has_it(monkeypatch):
     assert m.cpu_has_bfloat16("flags\t: fpu sse2 amx_bf16 amx_tile\n")
     assert not m.cpu_has_bfloat16("flags\t: fpu sse2 avx2 avx512f avx512bw\n")
     assert not m.cpu_has_bfloat16("model name\t: something without a flags line\n")
+    monkeypatch.setattr(m.keras.backend, "backend", lambda: "tensorflow")
     monkeypatch.setattr(train, "gpu_present", lambda: False)
     monkeypatch.setattr(m, "cpu_has_bfloat16", lambda: True)
     assert m.resolve_precision("auto") == "bfloat16"
@@ -370,6 +371,9 @@ def test_auto_precision_uses_bfloat16_only_where_the_cpu_has_it(monkeypatch):
     assert m.resolve_precision("bfloat16") == "bfloat16"
     monkeypatch.setattr(m, "cpu_has_bfloat16", lambda: True)
     monkeypatch.setattr(train, "gpu_present", lambda: True)
+    assert m.resolve_precision("auto") == "float32"
+    monkeypatch.setattr(train, "gpu_present", lambda: False)
+    monkeypatch.setattr(m.keras.backend, "backend", lambda: "jax")
     assert m.resolve_precision("auto") == "float32"
     with pytest.raises(ValueError, match="precision must be one of"):
         m.resolve_precision("half")

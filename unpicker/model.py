@@ -106,16 +106,19 @@ def cpu_has_bfloat16(cpuinfo: str | None = None) -> bool:
 
 
 def resolve_precision(precision: str) -> str:
-    """``auto`` → ``bfloat16`` when the network runs on a CPU with native
-    bfloat16 (:func:`cpu_has_bfloat16`), else ``float32``; other values as
-    given. A GPU gets float32 (its network time is already small)."""
+    """``auto`` → ``bfloat16`` when TensorFlow runs the network on a CPU with
+    native bfloat16 (:func:`cpu_has_bfloat16`), else ``float32``; other values
+    as given. A GPU gets float32 (its network time is already small); so do
+    the other backends (JAX on this CPU: no faster in bfloat16; BENCHMARKS.md)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision != "auto":
         return precision
+    if keras.backend.backend() != "tensorflow" or not cpu_has_bfloat16():
+        return "float32"
     from .train import gpu_present
 
-    return "bfloat16" if cpu_has_bfloat16() and not gpu_present() else "float32"
+    return "float32" if gpu_present() else "bfloat16"
 
 
 def inference_network(model: keras.Model, precision: str = "float32") -> keras.Model:

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="average the network over this many rotations/mirrors of each box "
                    "(default: the model's setting)")
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
-                   help="the network's arithmetic. auto (default): bfloat16 on a CPU with native bfloat16 "
+                   help="the network's arithmetic. auto (default): bfloat16 when TensorFlow runs it on a CPU with native bfloat16 "
                    "(AVX512_BF16 or AMX; the network about 1.8x faster, 99%% of scores within 0.008), else float32")
     p.add_argument("--write_rejected", metavar="SUFFIX", default=None,
                    help="also write the removed picks to <mic>SUFFIX, for inspection")
