@@ -364,7 +364,11 @@ def test_auto_precision_uses_bfloat16_only_where_the_cpu_has_it(monkeypatch):
     monkeypatch.setattr(m.keras.backend, "backend", lambda: "tensorflow")
     monkeypatch.setattr(train, "gpu_present", lambda: False)
     monkeypatch.setattr(m, "cpu_has_bfloat16", lambda: True)
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
     assert m.resolve_precision("auto") == "bfloat16"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")      # TensorFlow without its fast bfloat16 kernels
+    assert m.resolve_precision("auto") == "float32"
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
     assert m.resolve_precision("float32") == "float32"
     monkeypatch.setattr(m, "cpu_has_bfloat16", lambda: False)
     assert m.resolve_precision("auto") == "float32"
