@@ -87,7 +87,7 @@ def _resnet(size: int, width: int = 24, folded: bool = False, dtype: str | None 
 # instructions (x86 AVX512_BF16 or AMX) the network runs about 1.8x faster,
 # and the logits move by about 1% (BENCHMARKS.md); elsewhere it would be
 # emulated, so ``auto`` uses it only where the CPU has them.
-PRECISIONS = ("auto", "float32", "bfloat16")
+INFERENCE_PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def cpu_has_bfloat16(cpuinfo: str | None = None) -> bool:
@@ -112,8 +112,8 @@ def resolve_precision(precision: str) -> str:
     native bfloat16 (:func:`cpu_has_bfloat16`), else ``float32``; other values
     as given. A GPU gets float32 (its network time is already small); so do
     the other backends (JAX on this CPU: no faster in bfloat16; BENCHMARKS.md)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision not in INFERENCE_PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(INFERENCE_PRECISIONS)}, not {precision!r}")
     if precision != "auto":
         return precision
     # TensorFlow's fast bfloat16 kernels are oneDNN's; without them (the user
@@ -136,7 +136,7 @@ def inference_network(model: keras.Model, precision: str = "float32") -> keras.M
     feature map (about a fifth of the network's time on a CPU; BENCHMARKS.md)
     and leaves the scores equal to float32 rounding.
     ``precision`` ``"bfloat16"``: every layer but the logits computes and
-    keeps its weights in bfloat16 (see ``PRECISIONS``); ``"float32"``: a
+    keeps its weights in bfloat16 (see ``INFERENCE_PRECISIONS``); ``"float32"``: a
     ``seed`` network is returned unchanged. For prediction only, not training.
     """
     if precision not in ("float32", "bfloat16"):
