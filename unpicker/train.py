@@ -176,6 +176,17 @@ def out_of_bag_f1_gain(prob: np.ndarray, labels: np.ndarray, resamples: int = BO
     return float(np.mean(gains)) if gains else 0.0
 
 
+def default_threshold(prob: np.ndarray, labels: np.ndarray, held_out_micrographs: bool) -> float:
+    """The threshold a model file stores from its validation scores: that of
+    :func:`choose_threshold` (0.5 without validation boxes), or 0 (keep every
+    pick) when the validation boxes come from the micrograph trained on: its
+    picks say little about other micrographs (on the real benchmark the
+    threshold chosen on them removed true particles elsewhere)."""
+    if not held_out_micrographs and len(labels):
+        return 0.0
+    return choose_threshold(prob, labels)
+
+
 def choose_threshold(prob: np.ndarray, labels: np.ndarray) -> float:
     """The default threshold stored in the model: the F1-maximising one on the
     validation boxes when they hold at least 20 of each class (else 0.5), or
@@ -284,14 +295,6 @@ def train_model(
         write_model_info(path, ModelInfo(config.network, settings, config.augmentation, threshold, step,
                                          val_error, logit_shift, dict(extra_info or {})))
 
-    def default_threshold(val_prob: np.ndarray) -> float:
-        # Picks of the micrograph trained on say little about other
-        # micrographs (on the real benchmark the threshold chosen on them
-        # removed true particles elsewhere): keep every pick by default.
-        if not held_out_micrographs and len(val_y):
-            return 0.0
-        return choose_threshold(val_prob, val_y)
-
     def validate() -> tuple[float, np.ndarray, np.ndarray]:
         if len(val_x) == 0:
             return float("nan"), np.zeros(0, np.float32), np.zeros(0)
@@ -330,7 +333,7 @@ def train_model(
                 writer.writerow(row)
                 log_file.flush()
                 ckpt = Path(f"{output}-{step}")
-                save(ckpt, step, val_error, default_threshold(val_prob))
+                save(ckpt, step, val_error, default_threshold(val_prob, val_y, held_out_micrographs))
                 if val_error < best[0]:
                     best = (val_error, step, ckpt)
                 bar.write(f"Epoch {epoch:.2f}\nStep {step}\n"
@@ -341,7 +344,7 @@ def train_model(
     bar.close()
 
     final_error, prob, val_margin = validate()
-    threshold = default_threshold(prob)
+    threshold = default_threshold(prob, val_y, held_out_micrographs)
     print(f"Training completed, final validation error: {final_error:.1f}%", file=out)
     save(output, total_steps, final_error, threshold)
     print(f"Trained model saved in file {output}", file=out)
@@ -382,13 +385,9 @@ def write_ensemble(output: str | Path, members: list[tuple[str, TrainResult]], v
     network, on the mean of the members' calibrated validation logits.
     Returns the threshold."""
     output = Path(output)
-    error = float("nan")
-    if len(val_y):
-        prob = 1.0 / (1.0 + np.exp(-np.mean([r.validation_margin for _, r in members], axis=0)))
-        error = _error_pct(prob, val_y)
-        threshold = choose_threshold(prob, val_y) if held_out_micrographs else 0.0
-    else:
-        threshold = 0.5
+    prob = 1.0 / (1.0 + np.exp(-np.mean([r.validation_margin for _, r in members], axis=0)))
+    error = _error_pct(prob, val_y)
+    threshold = default_threshold(prob, val_y, held_out_micrographs)
     write_model_info(output, ModelInfo(config.network, settings, config.augmentation, threshold, 0, error,
                                        0.0, {**(extra_info or {}), "tta": config.tta},
                                        [name for name, _ in members]))
