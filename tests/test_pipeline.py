@@ -68,15 +68,16 @@ def test_training_log_lines_checkpoints_csv_and_plot(trained):
     assert re.search(r"^Lowest validation error: .* at step \d+ \(model unpickModel.out-\d+\)$", log, re.M)
     steps = [int(m) for m in re.findall(r"^Step (\d+)$", log, re.M)]
     assert steps[:2] == [0, 100] and all(b - a == 100 for a, b in zip(steps, steps[1:]))
-    for s in steps:
-        assert (folder / f"unpickModel.out-{s}").exists() and (folder / f"unpickModel.out-{s}.weights.h5").exists()
+    for s in steps:   # each checkpoint: the model file and each network's weights
+        assert [w.name for _, w in read_model_info(folder / f"unpickModel.out-{s}")[1]] == [
+            f"unpickModel.out-{s}.resnet.weights.h5", f"unpickModel.out-{s}.seed.weights.h5"]
     with open(folder / "unpickModel.out.log.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == steps
     assert set(rows[0]) == {"step", "epoch", "loss", "minibatch_error", "validation_error", "learning_rate"}
     assert (folder / "unpickModel.out.png").read_bytes()[:4] == b"\x89PNG"
     info, _ = read_model_info(folder / "unpickModel.out")
-    assert info.network == "resnet" and info.preprocessing.boxsize_px == 54
+    assert info.network == "resnet+seed" and info.preprocessing.boxsize_px == 54
     assert info.preprocessing.apix == pytest.approx(3.0)    # from the MRC header
     assert info.extra["training"]["validation_micrographs"]
 
@@ -123,7 +124,7 @@ def test_outputs_keep_header_columns_and_row_text_with_scores(trained):
 def test_threshold_eval_file_and_checkpoint_names(trained, capsys):
     folder, names, _ = trained
     one = f"{names[5]}_autopick.star"
-    for model in ("unpickModel.out-100", "unpickModel.out-100.weights.h5"):
+    for model in ("unpickModel.out-100", "unpickModel.out-100.seed.weights.h5"):
         assert run_eval(folder, "--train_output", model, "--eval_file", one, "--threshold", "0.0",
                         "--output_root", "_all.star", "--overwrite") == 0
     produced = sorted(p.name for p in folder.glob("*_all.star"))
@@ -204,34 +205,76 @@ def test_seed_network_trains_and_evaluates(tmp_path):
     assert run_eval(tmp_path, "--train_output", "seed.out") == 0
 
 
-def test_ensemble_trains_both_networks_and_averages_their_logits(tmp_path, capsys):
-    names = write_demo(tmp_path, n_micrographs=3, n_cleaned=3, level="tiny", seed=3)
-    assert train_in(tmp_path, "--train_output", "ens.out", "--network", "resnet+seed", "--num_epochs", "2") == 0
+def test_default_ensemble_trains_both_networks_side_by_side(tmp_path, capsys, monkeypatch):
+    import unpicker.model
+
+    write_demo(tmp_path, n_micrographs=3, n_cleaned=3, level="tiny", seed=3)
+    assert train_in(tmp_path, "--train_output", "ens.out", "--num_epochs", "2") == 0
     log = capsys.readouterr().out
-    assert "Training network resnet of resnet+seed -> ens.out.resnet" in log
-    assert "Trained model saved in file ens.out (the mean of ens.out.resnet, ens.out.seed)" in log
+    assert "Networks: resnet and seed, each learning from every batch; each classifies 2 of the 4 test-time views" in log
     info, networks = read_model_info(tmp_path / "ens.out")
     assert info.network == "resnet+seed" and [m.network for m, _ in networks] == ["resnet", "seed"]
-    assert all(w.exists() for _, w in networks) and (tmp_path / "ens.out.seed-0").exists()
+    assert [w.name for _, w in networks] == ["ens.out.resnet.weights.h5", "ens.out.seed.weights.h5"]
+    # every checkpoint is the whole ensemble, named as the original named them
+    ckpt_info, ckpt_networks = read_model_info(tmp_path / "ens.out-0")
+    assert ckpt_info.step == 0 and [w.name for _, w in ckpt_networks] == ["ens.out-0.resnet.weights.h5",
+                                                                          "ens.out-0.seed.weights.h5"]
 
-    def scores(model, suffix):
-        assert run_eval(tmp_path, "--train_output", model, "--threshold", "0", "--output_root", suffix,
-                        "--histogram", "") == 0
-        lines = [line for line in (tmp_path / f"{names[0]}{suffix}").read_text().splitlines()
-                 if line and line[0].isdigit()]
-        return np.array([float(line.rsplit(" ", 1)[1]) for line in lines])
-
-    ens, res, seed = scores("ens.out", "_ens.star"), scores("ens.out.resnet", "_res.star"), scores("ens.out.seed", "_seed.star")
-    assert len(ens) == len(res) == len(seed) > 10
-    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
-    mid = (np.minimum.reduce([ens, res, seed]) > 0.02) & (np.maximum.reduce([ens, res, seed]) < 0.98)
-    assert mid.sum() >= 3                                  # scores written to 4 decimals: compare away from 0 and 1
-    np.testing.assert_allclose(logit(ens[mid]), (logit(res[mid]) + logit(seed[mid])) / 2, atol=0.01)
-    assert np.abs(res - seed).max() > 0.05                 # the two networks disagree, so the mean is a test
+    # evaluation gives each network its half of the views (all of them under --tta 1)
+    seen = []
+    real = unpicker.model.ensemble_probability
+    monkeypatch.setattr(unpicker.model, "ensemble_probability",
+                        lambda nets, boxes: seen.append([v for *_, v in nets]) or real(nets, boxes))
+    assert run_eval(tmp_path, "--train_output", "ens.out") == 0
+    assert seen[0] == [(0, 2), (1, 3)]
+    seen.clear()
+    assert run_eval(tmp_path, "--train_output", "ens.out-0", "--tta", "1", "--overwrite") == 0
+    assert seen[0] == [(0,), (0,)]
 
     (tmp_path / "ens.out.seed.weights.h5").unlink()
     assert run_eval(tmp_path, "--train_output", "ens.out", "--overwrite") == 2
-    assert "ens.out: ensemble member ens.out.seed:" in capsys.readouterr().err
+    assert "ens.out: its seed weights file ens.out.seed.weights.h5 is missing" in capsys.readouterr().err
+
+
+def test_ensemble_step_cap_and_single_networks_uncapped(tmp_path, capsys):
+    write_demo(tmp_path, n_micrographs=2, n_cleaned=2, level="tiny", seed=4)
+    assert train_in(tmp_path, "--train_output", "cap.out", "--num_epochs", "3", "--max_steps", "2") == 0
+    log = capsys.readouterr().out
+    assert re.search(r"^Training 2 steps \([\d.]+ epochs\) of the \d+ that 3 epochs take", log, re.M)
+    assert read_model_info(tmp_path / "cap.out")[0].step == 2
+
+    from unpicker.train import ENSEMBLE_MAX_STEPS, TrainConfig, step_cap
+
+    assert step_cap(TrainConfig()) == ENSEMBLE_MAX_STEPS
+    assert step_cap(TrainConfig(network="resnet")) is None and step_cap(TrainConfig(network="seed")) is None
+    assert step_cap(TrainConfig(max_steps=0)) is None and step_cap(TrainConfig(network="seed", max_steps=7)) == 7
+
+
+def test_member_views_deal_the_views_out_in_turn():
+    from unpicker.boxes import member_views
+
+    assert member_views(4, 0, 2) == (0, 2) and member_views(4, 1, 2) == (1, 3)
+    assert member_views(8, 1, 2) == (1, 3, 5, 7)
+    assert member_views(1, 1, 2) == (0,)                  # fewer views than networks: each sees them all
+    assert member_views(4, 0, 1) == (0, 1, 2, 3)
+
+
+def test_ensemble_margin_averages_each_networks_own_views():
+    import keras
+    from unpicker.model import ensemble_margin, particle_margin
+
+    # the particle logit is the mean of the box's top row; 180 degrees turns
+    # the bottom row to the top, 90 and 270 degrees the side columns
+    inputs = keras.Input((5, 5, 1))
+    top = keras.layers.Lambda(lambda x: keras.ops.mean(x[:, 0, :, 0], axis=1, keepdims=True))(inputs)
+    model = keras.Model(inputs, keras.layers.Concatenate()([keras.ops.zeros_like(top), top]))
+    boxes = np.random.default_rng(6).normal(size=(7, 5, 5)).astype(np.float32)
+    rows = (boxes[:, 0, :].mean(1) + boxes[:, -1, :].mean(1)) / 2
+    columns = (boxes[:, :, 0].mean(1) + boxes[:, :, -1].mean(1)) / 2
+    np.testing.assert_allclose(particle_margin(model, boxes, symmetries=(0, 2)), rows, rtol=1e-5)
+    np.testing.assert_allclose(particle_margin(model, boxes, symmetries=(1, 3)), columns, rtol=1e-5)
+    np.testing.assert_allclose(ensemble_margin([(model, 0.0, (0, 2)), (model, 1.0, (1, 3))], boxes),
+                               (rows + columns + 1.0) / 2, rtol=1e-5)
 
 
 def test_demo_runs_end_to_end(tmp_path):
@@ -415,7 +458,7 @@ def _train_small(folder, tag, held_out_micrographs=True, **config_args):
     (the validation boxes)."""
     import io
 
-    from unpicker.model import build_network, particle_probability
+    from unpicker.model import build_network, ensemble_probability
     from unpicker.preprocess import Preprocessing
     from unpicker.train import TrainConfig, train_model
 
@@ -428,9 +471,12 @@ def _train_small(folder, tag, held_out_micrographs=True, **config_args):
     r = train_model(x[:120], y[:120], x[120:], y[120:], settings, config, folder / f"{tag}.out",
                     out=io.StringIO(), progress=False, held_out_micrographs=held_out_micrographs)
     assert r.steps == config.num_epochs * 4 * 120 // 32
-    model = build_network(config.network, 16)
-    model.load_weights(folder / f"{tag}.out.weights.h5")
-    return particle_probability(model, x[120:])
+    networks = []
+    for member, weights in read_model_info(folder / f"{tag}.out")[1]:
+        model = build_network(member.network, 16)
+        model.load_weights(weights)
+        networks.append((model, member.logit_shift, (0,)))
+    return ensemble_probability(networks, x[120:])
 
 
 def test_threshold_needs_a_gain_that_holds_out_of_bag():

@@ -122,3 +122,14 @@ def augment(boxes: np.ndarray, group: str = "rot4") -> np.ndarray:
     g = GROUP_SIZES[group]
     stacked = np.stack([dihedral(boxes, k) for k in range(g)], axis=1)
     return stacked.reshape(-1, *boxes.shape[1:])
+
+
+def member_views(symmetries: int, index: int, count: int) -> tuple[int, ...]:
+    """The test-time views (dihedral elements) that network ``index`` of an
+    ensemble of ``count`` classifies: the ``symmetries`` views dealt out in
+    turn, so that with 4 views and 2 networks the first sees 0° and 180°, the
+    second 90° and 270°, and the ensemble costs what one network on all four
+    views does. With fewer views than networks every network sees them all."""
+    if symmetries < count or symmetries % count:
+        return tuple(range(symmetries))
+    return tuple(range(index, symmetries, count))

@@ -9,7 +9,7 @@ second entry.
   5e-4 (on the TF1 ``l2_loss`` scale, i.e. 2.5e-4 on the sum of squares) on
   the dense layers. Trained with momentum 0.9, learning rate 0.01 decayed by
   0.95 per epoch, batch 64.
-- ``resnet`` (the default): a small residual CNN — a 3x3 stem, three residual
+- ``resnet``: a small residual CNN — a 3x3 stem, three residual
   stages (24, 48, 96 channels, each halving the size), batch normalisation,
   a dense head (128 units) on the final 4x4 map, which keeps positions (most
   wrong picks on real data sit beside a particle), dropout; trained with
@@ -19,10 +19,14 @@ second entry.
   so that ``inference_network`` can pair each convolution with its
   normalisation; Keras matches weight files by layer order and type, not by
   these names, so files saved before the names were given still load.
+- ``resnet+seed`` (the default, built by train.py): both, trained side by
+  side on the same batches; the ensemble's logit is the mean of theirs, each
+  network classifying half of the test-time views (``member_views``).
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -173,7 +177,7 @@ def build_network(name: str, resized_px: int) -> keras.Model:
 
 
 def particle_probability(model: keras.Model, boxes, batch_size: int = 1024, logit_shift: float = 0.0,
-                         symmetries: int = 1, pad_to: int | None = None):
+                         symmetries: int | Sequence[int] = 1, pad_to: int | None = None):
     """P(particle) for (n, s, s) or (n, s, s, 1) boxes, as a numpy float32
     array: the sigmoid of :func:`particle_margin` (same arguments)."""
     margin = particle_margin(model, boxes, batch_size, logit_shift, symmetries, pad_to)
@@ -181,7 +185,7 @@ def particle_probability(model: keras.Model, boxes, batch_size: int = 1024, logi
 
 
 def particle_margin(model: keras.Model, boxes, batch_size: int = 1024, logit_shift: float = 0.0,
-                    symmetries: int = 1, pad_to: int | None = None) -> np.ndarray:
+                    symmetries: int | Sequence[int] = 1, pad_to: int | None = None) -> np.ndarray:
     """The particle-vs-non-particle logit (float64) of (n, s, s) or (n, s, s, 1) boxes.
 
     ``logit_shift`` is added to it: training with class weights shifts it by
@@ -189,7 +193,8 @@ def particle_margin(model: keras.Model, boxes, batch_size: int = 1024, logit_shi
     the sigmoid of the result is the probability under the class balance the
     user's picks had (and an ensemble can average calibrated logits).
     ``symmetries`` (1, 4 or 8) averages the logit over the first elements of
-    the dihedral group (test-time augmentation).
+    the dihedral group (test-time augmentation); a sequence names the
+    elements (``boxes.dihedral``'s k) to average over instead.
     ``pad_to``: every batch is padded (with zeros, whose outputs are dropped)
     to a multiple of this size. JAX and PyTorch compile once per batch shape,
     so micrographs with different numbers of picks then share a few compiled
@@ -205,7 +210,8 @@ def particle_margin(model: keras.Model, boxes, batch_size: int = 1024, logit_shi
         return np.zeros(0)
     # all views in one stack, classified in large batches (fewer, fuller calls)
     n = len(boxes)
-    views = np.concatenate([boxes] + [dihedral(boxes[..., 0], k)[..., None] for k in range(1, symmetries)])
+    elements = range(symmetries) if isinstance(symmetries, int) else list(symmetries)
+    views = np.concatenate([boxes if k == 0 else dihedral(boxes[..., 0], k)[..., None] for k in elements])
     calls = -(-len(views) // batch_size)
     step = -(-len(views) // calls)                  # equal batches: 1200 views as 2 x 600
     if pad_to is None:
@@ -220,12 +226,17 @@ def particle_margin(model: keras.Model, boxes, batch_size: int = 1024, logit_shi
             chunk = np.concatenate([chunk, np.zeros((step - n_chunk,) + chunk.shape[1:], chunk.dtype)])
         logits = np.asarray(model.predict_on_batch(chunk), np.float64)[:n_chunk]
         margin[i:i + n_chunk] = logits[:, 1] - logits[:, 0]
-    return margin.reshape(symmetries, n).mean(axis=0) + logit_shift
+    return margin.reshape(len(elements), n).mean(axis=0) + logit_shift
 
 
-def ensemble_probability(networks: list[tuple[keras.Model, float]], boxes, symmetries: int = 1) -> np.ndarray:
-    """P(particle) of an ensemble: the sigmoid of the mean of its networks'
-    calibrated logits. ``networks``: (model, logit_shift) pairs."""
-    margin = np.mean([particle_margin(m, boxes, logit_shift=shift, symmetries=symmetries)
-                      for m, shift in networks], axis=0)
-    return (1.0 / (1.0 + np.exp(-margin))).astype(np.float32)
+def ensemble_margin(networks: list[tuple[keras.Model, float, Sequence[int]]], boxes) -> np.ndarray:
+    """The calibrated logit of an ensemble: the mean of its networks' logits,
+    each averaged over its own views. ``networks``: (model, logit_shift,
+    views) triples; views as ``particle_margin``'s ``symmetries``."""
+    return np.mean([particle_margin(m, boxes, logit_shift=shift, symmetries=views)
+                    for m, shift, views in networks], axis=0)
+
+
+def ensemble_probability(networks: list[tuple[keras.Model, float, Sequence[int]]], boxes) -> np.ndarray:
+    """P(particle) of an ensemble: the sigmoid of :func:`ensemble_margin`."""
+    return (1.0 / (1.0 + np.exp(-ensemble_margin(networks, boxes)))).astype(np.float32)

@@ -8,10 +8,14 @@ original named them, and are accepted by evaluation exactly as typed (with or
 without the ``.weights.h5`` ending). No TensorFlow is imported here, so the
 settings can be checked before the network is loaded.
 
-An ensemble (``--network resnet+seed``) is a model file without weights that
-names its members, ordinary model files beside it (``unpickModel.out.resnet``,
-``unpickModel.out.seed``), trained on the same boxes with the same
-preprocessing; its threshold is chosen on the members' averaged logits.
+An ensemble (``--network resnet+seed``, the default) stores each network's
+weights beside the model file (``unpickModel.out.resnet.weights.h5``,
+``unpickModel.out.seed.weights.h5``) and lists them under ``members`` with
+the network and its logit shift; ``"views": "shared"`` says that its
+networks split the test-time views between them (``boxes.member_views``).
+Files written before then name whole model files as members
+(``unpickModel.out.resnet``), each of which classified every view; they
+still load.
 """
 from __future__ import annotations
 
@@ -40,7 +44,9 @@ class ModelInfo:
     validation_error: float | None = None
     logit_shift: float = 0.0   # see model.particle_margin
     extra: dict = field(default_factory=dict)
-    members: list[str] = field(default_factory=list)   # an ensemble's model files, beside this one
+    # an ensemble's networks: {"network", "weights", "logit_shift"} each, or
+    # (older files) the names of model files beside this one
+    members: list[dict | str] = field(default_factory=list)
 
     def to_json(self, weights_name: str | None) -> str:
         doc = {"format": FORMAT, "network": self.network,
@@ -51,15 +57,28 @@ class ModelInfo:
         return json.dumps(doc, indent=2) + "\n"
 
 
-def weights_path(model_path: str | Path) -> Path:
-    return Path(str(model_path) + WEIGHTS_SUFFIX)
+def weights_path(model_path: str | Path, network: str | None = None) -> Path:
+    """The weights beside a model file; an ensemble's ``network`` as
+    ``unpickModel.out.resnet.weights.h5``."""
+    return Path(str(model_path) + (f".{network}" if network else "") + WEIGHTS_SUFFIX)
+
+
+def shares_views(info: ModelInfo) -> bool:
+    """Whether an ensemble's networks split the test-time views between them."""
+    return info.extra.get("views") == "shared"
 
 
 def model_base(name: str | Path) -> Path:
-    """The model's base name as the user may type it: ``unpickModel.out-200``
-    or ``unpickModel.out-200.weights.h5`` both give ``unpickModel.out-200``."""
+    """The model's base name as the user may type it: ``unpickModel.out-200``,
+    ``unpickModel.out-200.weights.h5`` and an ensemble network's
+    ``unpickModel.out-200.seed.weights.h5`` all give ``unpickModel.out-200``."""
     s = str(name)
-    return Path(s[: -len(WEIGHTS_SUFFIX)] if s.endswith(WEIGHTS_SUFFIX) else s)
+    if not s.endswith(WEIGHTS_SUFFIX):
+        return Path(s)
+    base = Path(s[: -len(WEIGHTS_SUFFIX)])
+    if not base.exists() and base.suffix and base.with_suffix("").exists():
+        return base.with_suffix("")
+    return base
 
 
 def write_model_info(model_path: str | Path, info: ModelInfo) -> None:
@@ -78,6 +97,9 @@ def read_model_info(name: str | Path) -> tuple[ModelInfo, list[tuple[ModelInfo, 
     base = model_base(name)
     networks = []
     for member in info.members:
+        if isinstance(member, dict):
+            networks.append(_inline_member(base, info, member))
+            continue
         path = base.parent / member
         try:
             m_info, m_weights = _read_one(path)
@@ -88,6 +110,19 @@ def read_model_info(name: str | Path) -> tuple[ModelInfo, list[tuple[ModelInfo, 
                                  "ensemble's preprocessing")
         networks.append((m_info, m_weights))
     return info, networks
+
+
+def _inline_member(base: Path, info: ModelInfo, member: dict) -> tuple[ModelInfo, Path]:
+    """One network of an ensemble that lists its weights."""
+    try:
+        m_info = ModelInfo(str(member["network"]), info.preprocessing, info.augmentation, info.threshold,
+                           info.step, None, float(member.get("logit_shift", 0.0)), info.extra)
+        weights = base.parent / str(member["weights"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{base}: an ensemble member is not readable ({e!r}: {member!r})") from None
+    if not weights.exists():
+        raise ModelFileError(f"{base}: its {m_info.network} weights file {weights} is missing")
+    return m_info, weights
 
 
 def _read_one(name: str | Path) -> tuple[ModelInfo, Path | None]:
@@ -107,7 +142,7 @@ def _read_one(name: str | Path) -> tuple[ModelInfo, Path | None]:
                          {k: v for k, v in doc.items() if k not in {
                              "format", "weights", "network", "preprocessing", "augmentation",
                              "threshold", "step", "validation_error", "logit_shift", "members"}},
-                         [str(m) for m in doc.get("members", [])])
+                         [m if isinstance(m, dict) else str(m) for m in doc.get("members", [])])
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
         raise ModelFileError(f"{base}: not an emUnpicker model file ({e})") from None
     if info.members:

@@ -25,14 +25,22 @@ from .preprocess import Preprocessing
 
 ROTATIONS_PER_EPOCH = 4
 LOG_EVERY = 100
+DEFAULT_BATCH = {"seed": 64, "resnet": 128}
+DEFAULT_LEARNING_RATE = {"seed": 0.01, "resnet": 2e-3}
+# The most steps an ensemble trains for unless --max_steps says otherwise.
+# Every benchmark set trains for fewer (190-1,050 steps at 15 epochs); at
+# the original example's size (25 epochs, 5,299 steps of 128) the cap keeps
+# both networks within the 10-minute budget on 2 CPU cores (BENCHMARKS.md).
+ENSEMBLE_MAX_STEPS = 2500
 
 
 @dataclass
 class TrainConfig:
-    network: str = "resnet"
+    network: str = "resnet+seed"          # one network, or several joined by "+" (an ensemble)
     num_epochs: int = 15
-    batch_size: int | None = None         # None: 64 for seed, 128 for resnet
+    batch_size: int | None = None         # None: 64 for seed, 128 for resnet and ensembles
     learning_rate: float | None = None    # None: 0.01 for seed, 0.002 for resnet
+    max_steps: int | None = None          # None: ENSEMBLE_MAX_STEPS for an ensemble, no cap for one network; 0: none
     augmentation: str = "d8"
     seed: int = 66478
     num_cores: int = 4
@@ -101,15 +109,18 @@ def configure_backend(num_cores: int, seed: int | None, precision: str = "float3
         keras.utils.set_random_seed(seed)
 
 
-def _compile(model, config: TrainConfig, steps_per_epoch: int, total_steps: int):
+def _compile(model, network: str, learning_rate: float | None, steps_per_epoch: int, total_steps: int):
+    """Compile ``model`` with its network's optimiser; returns the learning-rate
+    schedule (a function of the optimiser's update count)."""
     import keras
 
-    if config.network == "seed":
+    if network == "seed":
         lr = keras.optimizers.schedules.ExponentialDecay(
-            config.learning_rate or 0.01, decay_steps=max(steps_per_epoch, 1), decay_rate=0.95, staircase=True)
+            learning_rate or DEFAULT_LEARNING_RATE["seed"], decay_steps=max(steps_per_epoch, 1),
+            decay_rate=0.95, staircase=True)
         optimizer = keras.optimizers.SGD(lr, momentum=0.9)
     else:
-        peak = config.learning_rate or 2e-3
+        peak = learning_rate or DEFAULT_LEARNING_RATE[network]
         warmup = min(200, total_steps // 10)
         lr = keras.optimizers.schedules.CosineDecay(
             peak / 10, decay_steps=max(total_steps - warmup, 1), alpha=0.02,
@@ -118,6 +129,40 @@ def _compile(model, config: TrainConfig, steps_per_epoch: int, total_steps: int)
     model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return lr
+
+
+def network_names(network: str) -> list[str]:
+    """The networks of ``--network``: ``"resnet+seed"`` gives both."""
+    from .model import NETWORKS
+
+    names = network.split("+")
+    unknown = [n for n in names if n not in NETWORKS]
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"unknown network {network!r} (choose from {', '.join(NETWORKS)}, "
+                         "or several of them joined by +)")
+    return names
+
+
+def step_cap(config: TrainConfig) -> int | None:
+    """The most steps training runs for (None: as many as the epochs need)."""
+    if config.max_steps is not None:
+        return config.max_steps or None
+    return ENSEMBLE_MAX_STEPS if "+" in config.network else None
+
+
+@dataclass
+class _Network:
+    """One network being trained, alone or as an ensemble's member."""
+    name: str
+    model: object
+    batch: int                 # boxes per optimiser update; a step may hold several
+    schedule: object           # learning rate as a function of the update count
+    updates_per_step: int
+    views: tuple[int, ...]     # the test-time views it classifies
+
+
+def _sigmoid(margin: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-margin))
 
 
 def _error_pct(prob: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> float:
@@ -230,6 +275,11 @@ def train_model(
 ) -> TrainResult:
     """Train, logging and checkpointing every ``config.log_every`` steps.
 
+    An ensemble's networks (``config.network`` ``"resnet+seed"``) are trained
+    side by side: each step draws one batch, which every network learns from
+    with its own optimiser (in chunks of its own batch size), so the logged
+    errors and every checkpoint are those of the ensemble.
+
     Args:
         train_x, val_x: (n, s, s) float32 normalised boxes (not augmented).
         train_y, val_y: (n,) bool, True for particles.
@@ -242,23 +292,41 @@ def train_model(
     """
     from tqdm import tqdm
 
+    from .boxes import member_views
     from .files import atomic_output
-    from .model import build_network, particle_margin, particle_probability
+    from .model import build_network, particle_margin
 
     output = Path(output)
-    extra_info = {**(extra_info or {}), "tta": config.tta}
+    names = network_names(config.network)
+    ensemble = len(names) > 1
+    extra_info = {**(extra_info or {}), "tta": config.tta, **({"views": "shared"} if ensemble else {})}
     t_start = time.perf_counter()
-    configure_backend(config.num_cores, config.seed, config.precision)
-    model = build_network(config.network, settings.resized_px)
-    batch = config.batch_size or (64 if config.network == "seed" else 128)
     n_train = len(train_x)
     if n_train < 2:
         raise ValueError("need at least two training boxes")
-    batch = min(batch, n_train)
+    configure_backend(config.num_cores, config.seed, config.precision)
+    batch = min(config.batch_size or max(DEFAULT_BATCH[n] for n in names), n_train)
     samples_per_epoch = ROTATIONS_PER_EPOCH * n_train
     steps_per_epoch = max(samples_per_epoch // batch, 1)
     total_steps = max(config.num_epochs * samples_per_epoch // batch, 1)
-    schedule = _compile(model, config, steps_per_epoch, total_steps)
+    cap = step_cap(config)
+    if cap and total_steps > cap:
+        print(f"Training {cap} steps ({cap * batch / samples_per_epoch:.1f} epochs) of the {total_steps} "
+              f"that {config.num_epochs} epochs take: an ensemble trains for at most {cap} steps "
+              "(--max_steps; 0 trains every epoch)", file=out)
+        total_steps = cap
+    nets = []
+    for i, name in enumerate(names):
+        own_batch = min(config.batch_size or DEFAULT_BATCH[name], batch)
+        updates = -(-batch // own_batch)
+        model = build_network(name, settings.resized_px)
+        schedule = _compile(model, name, config.learning_rate, steps_per_epoch * updates, total_steps * updates)
+        views = member_views(config.tta, i, len(names)) if ensemble else tuple(range(config.tta))
+        nets.append(_Network(name, model, own_batch, schedule, updates, views))
+    if ensemble:
+        print(f"Networks: {' and '.join(names)}, each learning from every batch; each classifies "
+              f"{len(nets[0].views)} of the {config.tta} test-time views; the learning rate logged is "
+              f"{names[0]}'s", file=out)
     rng = np.random.default_rng(config.seed)
 
     labels = train_y.astype(np.int64)
@@ -283,24 +351,35 @@ def train_model(
             return slot
         return rng.integers(0, 8, size=len(slot))
 
+    def margin(x: np.ndarray, all_views: bool = True) -> np.ndarray:
+        """The calibrated logit: the mean over the networks, each on its views
+        (or on the boxes as they are)."""
+        return np.mean([particle_margin(n.model, x, logit_shift=logit_shift,
+                                        symmetries=n.views if all_views else 1) for n in nets], axis=0)
+
     log_path = Path(str(output) + ".log.csv")
     fields = ["step", "epoch", "loss", "minibatch_error", "validation_error", "learning_rate"]
     history: list[dict] = []
     best = (math.inf, -1, output)
 
     def save(path: Path, step: int, val_error: float, threshold: float) -> None:
-        tmp = atomic_output(weights_path(path))
-        model.save_weights(tmp)
-        os.replace(tmp, weights_path(path))
+        members = []
+        for n in nets:
+            weights = weights_path(path, n.name if ensemble else None)
+            tmp = atomic_output(weights)
+            n.model.save_weights(tmp)
+            os.replace(tmp, weights)
+            members.append({"network": n.name, "weights": weights.name, "logit_shift": logit_shift})
         write_model_info(path, ModelInfo(config.network, settings, config.augmentation, threshold, step,
-                                         val_error, logit_shift, dict(extra_info or {})))
+                                         val_error, logit_shift, dict(extra_info),
+                                         members if ensemble else []))
 
     def validate() -> tuple[float, np.ndarray, np.ndarray]:
         if len(val_x) == 0:
             return float("nan"), np.zeros(0, np.float32), np.zeros(0)
-        margin = particle_margin(model, val_x, logit_shift=logit_shift, symmetries=config.tta)
-        prob = 1.0 / (1.0 + np.exp(-margin))
-        return _error_pct(prob, val_y), prob, margin
+        val_margin = margin(val_x)
+        prob = _sigmoid(val_margin)
+        return _error_pct(prob, val_y), prob, val_margin
 
     print("Initialized!", file=out, flush=True)
     order, slots = epoch_order()
@@ -320,12 +399,18 @@ def train_model(
             yb = labels[idx]
             logging_step = step % config.log_every == 0
             if logging_step:
-                mb_error = _error_pct(particle_probability(model, xb, logit_shift=logit_shift), yb.astype(bool))
-            loss = float(np.asarray(model.train_on_batch(xb, yb, sample_weight=class_weight[yb])))
+                mb_error = _error_pct(_sigmoid(margin(xb, all_views=False)), yb.astype(bool))
+            losses = []
+            for n in nets:
+                chunk_losses = [np.asarray(n.model.train_on_batch(
+                    xb[j:j + n.batch], yb[j:j + n.batch], sample_weight=class_weight[yb[j:j + n.batch]]))
+                    for j in range(0, batch, n.batch)]
+                losses.append(float(np.mean(chunk_losses)))
+            loss = float(np.mean(losses))
             bar.update(1)
             if logging_step:
                 val_error, val_prob, _ = validate()
-                lr = float(schedule(step))
+                lr = float(nets[0].schedule(step * nets[0].updates_per_step))
                 epoch = step * batch / samples_per_epoch
                 row = {"step": step, "epoch": round(epoch, 4), "loss": loss, "minibatch_error": mb_error,
                        "validation_error": val_error, "learning_rate": lr}
@@ -374,24 +459,3 @@ def threshold_line(threshold: float, held_out_micrographs: bool) -> str:
     else:
         why = " (maximises F1 of the kept picks on the validation micrographs)"
     return f"Default threshold for unpicker_eval.py: {threshold:.3f}{why}"
-
-
-def write_ensemble(output: str | Path, members: list[tuple[str, TrainResult]], val_y: np.ndarray,
-                   settings: Preprocessing, config: TrainConfig, extra_info: dict | None = None,
-                   out=sys.stdout, held_out_micrographs: bool = True) -> float:
-    """Write the ensemble model file ``output`` over members already trained
-    on the same boxes: ``members`` are (model file name, beside ``output``;
-    its training result). The threshold is chosen, by the rule of a single
-    network, on the mean of the members' calibrated validation logits.
-    Returns the threshold."""
-    output = Path(output)
-    prob = 1.0 / (1.0 + np.exp(-np.mean([r.validation_margin for _, r in members], axis=0)))
-    error = _error_pct(prob, val_y)
-    threshold = default_threshold(prob, val_y, held_out_micrographs)
-    write_model_info(output, ModelInfo(config.network, settings, config.augmentation, threshold, 0, error,
-                                       0.0, {**(extra_info or {}), "tta": config.tta},
-                                       [name for name, _ in members]))
-    print(f"Ensemble validation error: {error:.1f}%", file=out)
-    print(f"Trained model saved in file {output} (the mean of {', '.join(n for n, _ in members)})", file=out)
-    print(threshold_line(threshold, held_out_micrographs or not len(val_y)), file=out)
-    return threshold

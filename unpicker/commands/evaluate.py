@@ -19,7 +19,7 @@ from ..ctf import read_ctf_star
 from ..evaluate import EvalJob, plot_score_histogram, run_evaluation
 from ..files import find_by_suffix
 from ..star import StarError
-from ..modelfile import ModelFileError, model_base, read_model_info
+from ..modelfile import ModelFileError, model_base, read_model_info, shares_views
 from .common import PREPROCESSING_OPTIONS, add_preprocessing_arguments
 
 
@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..tfquiet import import_keras
 
     import_keras()
+    from ..boxes import member_views
     from ..model import build_network, ensemble_probability, inference_network, resolve_precision
     from ..train import configure_backend
 
@@ -153,14 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Network arithmetic: {precision}" + (" (chosen for this CPU)" if args.precision == "auto" else ""),
           file=out)
     models = []
-    for member, weights in networks:   # one network, or an ensemble's members
+    for i, (member, weights) in enumerate(networks):   # one network, or an ensemble's members
         model = build_network(member.network, settings.resized_px)
         model.load_weights(weights)
-        models.append((inference_network(model, precision), member.logit_shift))
+        views = member_views(tta, i, len(networks)) if shares_views(info) else tuple(range(tta))
+        models.append((inference_network(model, precision), member.logit_shift, views))
     print("Initialized!", file=out)
     print("Calculating unpicks...", file=out)
 
-    summary = run_evaluation(todo, settings, lambda boxes: ensemble_probability(models, boxes, symmetries=tta),
+    summary = run_evaluation(todo, settings, lambda boxes: ensemble_probability(models, boxes),
                              threshold, args.num_cores, ctfs, out, progress=not args.no_progress)
     pct = 100.0 * summary.picks_kept / summary.picks_in if summary.picks_in else 0.0
     rate = summary.micrographs / summary.seconds if summary.seconds else 0.0

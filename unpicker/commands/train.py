@@ -10,7 +10,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train_output", default="model.ckpt", help="File to save training data (default model.ckpt)")
     add_preprocessing_arguments(p, with_defaults=True)
     p.add_argument("--num_epochs", type=int, default=15, help="Number of epochs for training (default 15)")
-    p.add_argument("--network", choices=["resnet", "seed", "resnet+seed"], default="resnet",
-                   help="resnet (default): small residual CNN; seed: the original emUnpicker network; "
-                   "resnet+seed: both, averaged (better ranking on the benchmark; twice the training and "
-                   "network time; writes TRAIN_OUTPUT.resnet and TRAIN_OUTPUT.seed beside TRAIN_OUTPUT)")
-    p.add_argument("--batch_size", type=int, default=None, help="boxes per step (default 128 resnet, 64 seed)")
+    p.add_argument("--network", choices=["resnet+seed", "resnet", "seed"], default="resnet+seed",
+                   help="resnet+seed (default): a small residual CNN and the original network trained side "
+                   "by side, their scores averaged (each classifies half of the test-time views); resnet: "
+                   "the residual CNN alone; seed: the original emUnpicker network alone")
+    p.add_argument("--max_steps", type=int, default=None,
+                   help="train for at most this many steps (default: 2500 for resnet+seed, which keeps "
+                   "large training sets within about 10 minutes on 2 CPU cores; no cap for one network; "
+                   "0: no cap)")
+    p.add_argument("--batch_size", type=int, default=None,
+                   help="boxes per step and per update, for every network trained (default 128, but seed "
+                   "updates on 64: a step of its own, or half of resnet+seed's step)")
     p.add_argument("--learning_rate", type=float, default=None,
-                   help="initial (seed) or peak (resnet) learning rate (default 0.01 seed, 0.002 resnet)")
+                   help="initial (seed) or peak (resnet) learning rate, for every network trained (default 0.01 "
+                   "seed, 0.002 resnet)")
     p.add_argument("--augmentation", choices=["d8", "rot4", "none"], default="d8",
                    help="d8 (default): random rotations and mirrors; rot4: the four 90° rotations (original)")
     p.add_argument("--normalisation", choices=["box", "micrograph"], default="micrograph",
@@ -130,26 +136,17 @@ def main(argv: list[str] | None = None) -> int:
 
     keras = import_keras()
 
-    from ..train import TrainConfig, train_model, write_ensemble
+    from ..train import TrainConfig, train_model
 
     config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, augmentation=args.augmentation, seed=args.seed,
-                         num_cores=args.num_cores, tta=args.tta, precision=args.precision)
+                         num_cores=args.num_cores, tta=args.tta, precision=args.precision,
+                         max_steps=args.max_steps)
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
                           "particles": n_p, "non_particles": n_n},
              "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
-    data = (ts.boxes[~val], ts.is_particle[~val], ts.boxes[val], ts.is_particle[val], settings)
-    kw = dict(out=out, progress=not args.no_progress, held_out_micrographs=bool(val_names))
-    if "+" not in args.network:
-        train_model(*data, config, args.train_output, extra, **kw)
-        return 1 if skipped else 0
-    # an ensemble: each network trained as it would be alone, then the model file that averages them
-    members = []
-    for network in args.network.split("+"):
-        output = Path(f"{args.train_output}.{network}")
-        print(f"Training network {network} of {args.network} -> {output}", file=out)
-        members.append((output.name, train_model(*data, replace(config, network=network), output, extra, **kw)))
-    write_ensemble(args.train_output, members, ts.is_particle[val], settings, config, extra, out=out,
-                   held_out_micrographs=bool(val_names))
+    train_model(ts.boxes[~val], ts.is_particle[~val], ts.boxes[val], ts.is_particle[val], settings, config,
+                args.train_output, extra, out=out, progress=not args.no_progress,
+                held_out_micrographs=bool(val_names))
     return 1 if skipped else 0
