@@ -56,6 +56,7 @@ BIN = 2
 REAL_APIX = 1.77 * BIN
 REAL_BOX = 180 // BIN
 SIM_LEVELS = ("medium", "hard")
+DEFAULT_NETWORK = "resnet+seed"   # unpicker_train.py's default
 N_CLEANED = 4
 
 
@@ -262,7 +263,7 @@ def write_report(results: list[dict], curve: list[dict], path: Path, png: Path, 
             lines.append(f"| {ds} | {rs[0]['picks']} | {rs[0]['keep_all_precision']:.3f} / {rs[0]['keep_all_f1']:.3f}"
                          f" | {net} | " + " | ".join(cells) + " |")
     if curve:
-        lines += ["", "Learning curve (resnet, seed 0; scored on micrographs 9-12): F1 by number of"
+        lines += ["", f"Learning curve ({curve[0]['network']}, seed 0; scored on micrographs 9-12): F1 by number of"
                   " hand-cleaned micrographs", "", "| data | " + " | ".join(
                       str(n) for n in sorted({c['n_train'] for c in curve})) + " | keep all |", "|---" * (
                       2 + len({c['n_train'] for c in curve})) + "|"]
@@ -306,7 +307,7 @@ def _plot_curve(curve: list[dict], png: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=list(PICKERS) + [f"sim-{lv}" for lv in SIM_LEVELS])
-    ap.add_argument("--networks", nargs="+", default=["resnet", "seed"])
+    ap.add_argument("--networks", nargs="+", default=[DEFAULT_NETWORK, "seed"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--quick", action="store_true", help="seed 0 only, no learning curve")
     ap.add_argument("--no_curve", action="store_true")
@@ -335,7 +336,7 @@ def main() -> None:
     tasks = [("table", ds, net, seed, names[ds][:N_CLEANED], names[ds][N_CLEANED:], args.tag)
              for seed in seeds for ds in args.datasets for net in ([] if args.curve_only else args.networks)]
     if not (args.quick or args.no_curve):
-        tasks += [("curve", ds, "resnet", 0, names[ds][:n], names[ds][8:], "_curve")
+        tasks += [("curve", ds, DEFAULT_NETWORK, 0, names[ds][:n], names[ds][8:], "_curve")
                   for ds in args.datasets if ds in PICKERS for n in args.curve_sizes]
 
     def one(task):
@@ -362,7 +363,7 @@ def main() -> None:
             partial.write_text(json.dumps({"results": results, "curve": curve}, indent=1))
     position = {(t[0], t[1], t[2], t[3], len(t[4])): i for i, t in enumerate(tasks)}
     results.sort(key=lambda r: position[("table", r["dataset"], r["network"], r["seed"], r["n_train"])])
-    curve.sort(key=lambda c: position[("curve", c["dataset"], "resnet", 0, c["n_train"])])
+    curve.sort(key=lambda c: position[("curve", c["dataset"], DEFAULT_NETWORK, 0, c["n_train"])])
     partial.unlink()
     if args.merge and not args.tag and (OUT / "results.json").exists():
         old = json.loads((OUT / "results.json").read_text())
@@ -371,7 +372,8 @@ def main() -> None:
         redone = {(c["dataset"], c["n_train"]) for c in curve}
         curve = [c for c in old["curve"] if (c["dataset"], c["n_train"]) not in redone] + curve
         order = {d: i for i, d in enumerate(list(PICKERS) + [f"sim-{lv}" for lv in SIM_LEVELS])}
-        results.sort(key=lambda r: (order.get(r["dataset"], 99), r["network"] != "resnet", r["seed"]))
+        rank = {DEFAULT_NETWORK: 0, "resnet": 1}
+        results.sort(key=lambda r: (order.get(r["dataset"], 99), rank.get(r["network"], 2), r["seed"]))
         curve.sort(key=lambda c: (order.get(c["dataset"], 99), c["n_train"]))
     (OUT / f"results{args.tag}.json").write_text(json.dumps({"results": results, "curve": curve}, indent=1))
     if not (args.no_write or args.tag):

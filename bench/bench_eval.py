@@ -12,7 +12,7 @@ The network runs as ``unpicker_eval.py`` runs it, with batch normalisation
 folded into the convolutions (``--unfolded``: as separate layers, for
 comparison) and in the arithmetic ``--precision auto`` picks for this CPU.
 
-    .venv/bin/python bench/bench_eval.py [--micrographs 16] [--network resnet] [--tta 4] [--repeats 3]
+    .venv/bin/python bench/bench_eval.py [--micrographs 16] [--network resnet+seed] [--tta 4] [--repeats 3]
                                          [--precision auto|float32|bfloat16] [--unfolded]
 """
 from __future__ import annotations
@@ -48,7 +48,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--picks", type=int, default=300)
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--network", default="resnet", help="resnet, seed or resnet+seed")
+    ap.add_argument("--network", default="resnet+seed",
+                    help="resnet+seed (the default: each network on half the views), resnet or seed")
     ap.add_argument("--repeats", type=int, default=3, help="floor and evaluation runs (alternating; best of each)")
     ap.add_argument("--tta", type=int, default=4, choices=[1, 4, 8], help="test-time symmetries")
     ap.add_argument("--unfolded", action="store_true",
@@ -57,6 +58,7 @@ def main() -> None:
                     help="the network's arithmetic, as unpicker_eval.py --precision")
     args = ap.parse_args()
 
+    from unpicker.boxes import member_views
     from unpicker.model import build_network, ensemble_probability, inference_network, resolve_precision
     from unpicker.train import configure_backend
 
@@ -65,12 +67,14 @@ def main() -> None:
     if args.unfolded and precision != "float32":
         ap.error("--unfolded measures the float32 network of before; add --precision float32")
     # one network, or an ensemble's members (resnet+seed), as unpicker_eval.py runs them
-    models = [(build_network(name, 32), 0.0) for name in args.network.split("+")]
+    names = args.network.split("+")
+    models = [(build_network(name, 32), 0.0, member_views(args.tta, i, len(names))
+               if len(names) > 1 else tuple(range(args.tta))) for i, name in enumerate(names)]
     if not args.unfolded:
-        models = [(inference_network(m, precision), shift) for m, shift in models]
+        models = [(inference_network(m, precision), shift, views) for m, shift, views in models]
 
     def classify(boxes):
-        return ensemble_probability(models, boxes, symmetries=args.tta)
+        return ensemble_probability(models, boxes)
     settings = Preprocessing(boxsize_px=250, resized_px=32, apix=1.0, lowpass_A=20, highpass_A=500, sigma_contrast=3)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as d:

@@ -4,9 +4,10 @@
 25 epochs (an epoch = every training box under each of the 4 rotations, as the
 original counted), 2 CPU threads. Boxes are generated (speed does not depend on
 their content); extraction is measured by bench_boxes.py (about 0.3 s per
-micrograph). Reports steps/s and the whole run's time per network.
+micrograph). Reports steps/s and the whole run's time per network (an
+ensemble's steps train all its networks, and stop at its step cap).
 
-    .venv/bin/python bench/bench_train.py [--networks resnet seed] [--epochs 25]
+    .venv/bin/python bench/bench_train.py [--networks resnet+seed seed] [--epochs 25] [--max_steps N]
 """
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def device(cores: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--networks", nargs="+", default=["resnet", "seed"])
+    ap.add_argument("--networks", nargs="+", default=["resnet+seed", "seed"],
+                    help="resnet+seed (the default), resnet, seed")
+    ap.add_argument("--max_steps", type=int, default=None, help="as unpicker_train.py --max_steps")
     ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--boxes", type=int, default=8478)
     ap.add_argument("--cores", type=int, default=2)
@@ -51,10 +54,10 @@ def main() -> None:
     for net in args.networks:
         with tempfile.TemporaryDirectory() as d:
             config = TrainConfig(network=net, num_epochs=args.epochs, num_cores=args.cores,
-                                 precision=args.precision)
+                                 precision=args.precision, max_steps=args.max_steps)
             r = train_model(x[n_val:], y[n_val:], x[:n_val], y[:n_val], settings, config, Path(d) / "m.out",
                             out=io.StringIO(), progress=False)
-            print(f"{net:7s} {args.boxes} boxes, {args.epochs} epochs: {r.steps} steps in {r.seconds:.0f} s"
+            print(f"{net:11s} {args.boxes} boxes, {args.epochs} epochs: {r.steps} steps in {r.seconds:.0f} s"
                   f" ({r.steps / r.seconds:.1f} steps/s, {r.seconds / 60:.1f} min), {device(args.cores)},"
                   f" precision {args.precision}", flush=True)
 
