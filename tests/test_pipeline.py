@@ -240,7 +240,8 @@ def test_ensemble_step_cap_and_single_networks_uncapped(tmp_path, capsys):
     write_demo(tmp_path, n_micrographs=2, n_cleaned=2, level="tiny", seed=4)
     assert train_in(tmp_path, "--train_output", "cap.out", "--num_epochs", "3", "--max_steps", "2") == 0
     log = capsys.readouterr().out
-    assert re.search(r"^Training 2 steps \([\d.]+ epochs\) of the \d+ that 3 epochs take", log, re.M)
+    assert re.search(r"^Training 2 steps \([\d.]+ epochs\) of the \d+ that 3 epochs take: at most 2 steps, "
+                     r"as asked", log, re.M)
     assert read_model_info(tmp_path / "cap.out")[0].step == 2
 
     from unpicker.train import ENSEMBLE_MAX_STEPS, TrainConfig, step_cap

@@ -311,9 +311,10 @@ def train_model(
     total_steps = max(config.num_epochs * samples_per_epoch // batch, 1)
     cap = step_cap(config)
     if cap and total_steps > cap:
+        why = "the default for an ensemble" if config.max_steps is None else "as asked"
         print(f"Training {cap} steps ({cap * batch / samples_per_epoch:.1f} epochs) of the {total_steps} "
-              f"that {config.num_epochs} epochs take: an ensemble trains for at most {cap} steps "
-              "(--max_steps; 0 trains every epoch)", file=out)
+              f"that {config.num_epochs} epochs take: at most {cap} steps, {why} (--max_steps; "
+              "0 trains every epoch)", file=out)
         total_steps = cap
     nets = []
     for i, name in enumerate(names):
