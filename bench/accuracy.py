@@ -15,7 +15,10 @@ ground-truth mask. Micrographs 1-4 are hand-cleaned, 5-12 held out. The
 learning curve trains on the first 1, 2, 4, 8 and scores micrographs 9-12.
 
 Simulated: the package's generator (``unpicker.demo``) at two difficulties,
-12 micrographs each, 4 hand-cleaned, 8 held out.
+12 micrographs each, 4 hand-cleaned, 8 held out. ``sim-hard-58`` (any level
+and count): a large training set, all but the last 8 of 58 micrographs
+hand-cleaned (about 8,000 picks, the original example's size), for
+measuring what the default's step cap costs.
 
     .venv/bin/python bench/accuracy.py                 # everything (about an hour on 2 cores)
     .venv/bin/python bench/accuracy.py --quick         # one seed, no learning curve
@@ -109,13 +112,13 @@ def _real_micrograph(name: str, mrc_path: Path) -> None:
     os.replace(tmp, mrc_path)
 
 
-def prepare_sim(level: str) -> tuple[Path, Path, list[str], int, float]:
+def prepare_sim(level: str, n_micrographs: int = 12) -> tuple[Path, Path, list[str], int, float]:
     from unpicker.demo import DemoConfig, write_demo
 
-    folder = OUT / "sim" / level
+    folder = OUT / "sim" / (level if n_micrographs == 12 else f"{level}-{n_micrographs}")
     cfg = DemoConfig.level(level)
     if not (folder / "done").exists():
-        names = write_demo(folder, n_micrographs=12, n_cleaned=0, level=level, seed=100)
+        names = write_demo(folder, n_micrographs=n_micrographs, n_cleaned=0, level=level, seed=100)
         for name in names:   # rewrite into the common layout (truth + correct files made per run)
             t = read_star(folder / f"{name}_truth.star").blocks[0]
             xy = np.stack([t.floats("rlnCoordinateX"), t.floats("rlnCoordinateY")], 1)
@@ -134,7 +137,19 @@ def _write_set(folder: Path, name: str, xy: np.ndarray, score: np.ndarray, truth
 
 
 def prepare(dataset: str):
-    return prepare_real(dataset) if dataset in PICKERS else prepare_sim(dataset.split("-", 1)[1])
+    if dataset in PICKERS:
+        return prepare_real(dataset)
+    _, level, *n = dataset.split("-")
+    return prepare_sim(level, *map(int, n))
+
+
+def split(dataset: str, names: list[str]) -> tuple[list[str], list[str]]:
+    """The hand-cleaned and the held-out micrographs: the first 4 and the
+    other 8, or for a large simulated set (``sim-hard-58``) all but the last 8
+    and those."""
+    if dataset.count("-") == 2:
+        return names[:-8], names[-8:]
+    return names[:N_CLEANED], names[N_CLEANED:]
 
 
 # ---------------------------------------------------------------- scoring
@@ -333,7 +348,7 @@ def main() -> None:
     # (kind, dataset, network, seed, train names, test names, tag), seed by seed,
     # so that a run cut short has every data set at its first seeds
     names = {ds: prepare(ds)[2] for ds in args.datasets}
-    tasks = [("table", ds, net, seed, names[ds][:N_CLEANED], names[ds][N_CLEANED:], args.tag)
+    tasks = [("table", ds, net, seed, *split(ds, names[ds]), args.tag)
              for seed in seeds for ds in args.datasets for net in ([] if args.curve_only else args.networks)]
     if not (args.quick or args.no_curve):
         tasks += [("curve", ds, DEFAULT_NETWORK, 0, names[ds][:n], names[ds][8:], "_curve")
