@@ -5,7 +5,8 @@ from the nearest masked pixel (1.77 Å/px; particle radius about 54 px), and a
 gallery of random crYOLO picks labelled P and N, from the same binned
 micrographs the benchmark uses (bench/out/real/mrc, made by bench/accuracy.py).
 
-With the default network's benchmark runs present (bench/out/runs/<picker>_resnet_s{0,1,2}_n4,
+With the resnet network's benchmark runs present (the default when this was
+written; bench/out/runs/<picker>_resnet_s{0,1,2}_n4,
 from ``bench/accuracy.py``), also the confident errors on the held-out
 micrographs: how dark the centre of each pick is (particles are dark here)
 for P, N and the N picks the network scores highest and lowest, and a gallery
@@ -86,7 +87,7 @@ def main() -> None:
 
 def _held_out(picker: str):
     """Held-out picks of ``picker``: micrograph names, binned xy, truth, and the
-    default network's score averaged over the three benchmark seeds (None when
+    resnet network's score averaged over the three benchmark seeds (None when
     the runs are missing)."""
     from accuracy import N_CLEANED, load_scores
     from unpicker.star import read_star
@@ -143,7 +144,8 @@ def confident_errors() -> None:
 
     data = {p: _held_out(p) for p in PICKERS}
     if any(v is None for v in data.values()):
-        print("confident errors: the default network's benchmark runs are missing (run bench/accuracy.py)")
+        print("confident errors: the resnet network's benchmark runs are missing "
+              "(run bench/accuracy.py --networks resnet)")
         return
     print("\n| picker | P | N | N, top 10% by score | N, bottom 10% | share of N as dark as P's darkest 75% (all / top / bottom) | ROC AUC of darkness |")
     print("|---|---|---|---|---|---|---|")
