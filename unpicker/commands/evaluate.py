@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep picks whose particle probability is at least this (default: the model's: the "
                    "threshold that maximised F1 on its validation micrographs, else 0.5)")
     p.add_argument("--tta", type=int, choices=[1, 4, 8], default=None,
-                   help="average the network over this many rotations/mirrors of each box "
-                   "(default: the model's setting)")
+                   help="average the network over this many rotations/mirrors of each box; an ensemble's "
+                   "networks share them out, and with 1 each sees the box as it is (default: the model's setting)")
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
                    help="the network's arithmetic. auto (default): bfloat16 when TensorFlow runs it on a CPU with native bfloat16 "
                    "(AVX512_BF16 or AMX; the network about 1.8x faster, 99%% of scores within 0.008), else float32")

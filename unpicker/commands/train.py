@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="standardise with each micrograph's mean and sd (default) or each box's own")
     p.add_argument("--tta", type=int, choices=[1, 4, 8], default=4,
                    help="average over this many rotations/mirrors of each box when validating and "
-                   "(by default) when unpicking (default 4: the 90-degree rotations)")
+                   "(by default) when unpicking; resnet+seed deals them out between its two networks "
+                   "(default 4: the 90-degree rotations)")
     p.add_argument("--validation_fraction", type=float, default=0.2,
                    help="fraction of the training micrographs held out for validation (default 0.2)")
     p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable (default 66478)")
