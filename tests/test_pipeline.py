@@ -236,6 +236,27 @@ def test_default_ensemble_trains_both_networks_side_by_side(tmp_path, capsys, mo
     assert "ens.out: its seed weights file ens.out.seed.weights.h5 is missing" in capsys.readouterr().err
 
 
+def test_ensemble_files_of_the_earlier_layout_still_load(tmp_path):
+    """Before the networks were trained side by side, an ensemble named two
+    whole model files, each of which classified every view."""
+    import json
+
+    from unpicker.modelfile import ModelInfo, shares_views, write_model_info
+    from unpicker.preprocess import Preprocessing
+
+    settings = Preprocessing(boxsize_px=54, resized_px=32)
+    for network in ("resnet", "seed"):
+        (tmp_path / f"old.out.{network}.weights.h5").write_bytes(b"weights")
+        write_model_info(tmp_path / f"old.out.{network}", ModelInfo(network, settings, logit_shift=0.25))
+    write_model_info(tmp_path / "old.out", ModelInfo("resnet+seed", settings, threshold=0.3,
+                                                    members=["old.out.resnet", "old.out.seed"]))
+    assert json.loads((tmp_path / "old.out").read_text())["members"] == ["old.out.resnet", "old.out.seed"]
+    info, networks = read_model_info(tmp_path / "old.out")
+    assert info.threshold == 0.3 and not shares_views(info)
+    assert [(m.network, m.logit_shift, w.name) for m, w in networks] == [
+        ("resnet", 0.25, "old.out.resnet.weights.h5"), ("seed", 0.25, "old.out.seed.weights.h5")]
+
+
 def test_ensemble_step_cap_and_single_networks_uncapped(tmp_path, capsys):
     write_demo(tmp_path, n_micrographs=2, n_cleaned=2, level="tiny", seed=4)
     assert train_in(tmp_path, "--train_output", "cap.out", "--num_epochs", "3", "--max_steps", "2") == 0
