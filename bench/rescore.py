@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import OUT, ROOT, prepare, score_run  # noqa: E402
+from accuracy import DEFAULT_NETWORK, OUT, ROOT, prepare, score_run  # noqa: E402
 
-RUN = re.compile(r"^(?P<data>.+)_(?P<net>resnet|seed)_s(?P<seed>\d+)_n4(?P<tag>|_s34)$")
+RUN = re.compile(r"^(?P<data>.+)_(?P<net>resnet\+seed|resnet|seed)_s(?P<seed>\d+)_n4(?P<tag>|_s34)$")
 
 
 def held_out(work: Path) -> list[str]:
@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--eval_args", required=True, help="unpicker_eval.py options to compare")
     ap.add_argument("--baseline", default=None,
                     help="compare with the outputs of an earlier --name (default: the run's own outputs)")
-    ap.add_argument("--networks", nargs="+", default=["resnet"])
+    ap.add_argument("--networks", nargs="+", default=[DEFAULT_NETWORK])
     args = ap.parse_args()
     runs = sorted(p for p in (OUT / "runs").iterdir()
                   if (m := RUN.match(p.name)) and m["net"] in args.networks and (p / "model.out").exists())
