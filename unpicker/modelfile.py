@@ -1,17 +1,18 @@
 """The model file: what a trained model needs besides its weights.
 
-``--train_output unpickModel.out`` writes two files: ``unpickModel.out``, a
-small JSON document (network, preprocessing, augmentation, threshold,
-training figures, versions), and ``unpickModel.out.weights.h5``, the Keras
-weights. Checkpoints are ``unpickModel.out-100`` (+ ``.weights.h5``), as the
-original named them, and are accepted by evaluation exactly as typed (with or
-without the ``.weights.h5`` ending). No TensorFlow is imported here, so the
-settings can be checked before the network is loaded.
+``--train_output unpickModel.out --network resnet`` (one network) writes two
+files: ``unpickModel.out``, a small JSON document (network, preprocessing,
+augmentation, threshold, training figures, versions), and
+``unpickModel.out.weights.h5``, the Keras weights. Checkpoints are
+``unpickModel.out-100`` (+ their weights), as the original named them, and
+are accepted by evaluation exactly as typed (with or without the weights
+file's ending). No TensorFlow is imported here, so the settings can be
+checked before the network is loaded.
 
 An ensemble (``--network resnet+seed``, the default) stores each network's
 weights beside the model file (``unpickModel.out.resnet.weights.h5``,
-``unpickModel.out.seed.weights.h5``) and lists them under ``members`` with
-the network and its logit shift; ``"views": "shared"`` says that its
+``unpickModel.out.seed.weights.h5``; checkpoints likewise) and lists them
+under ``members`` with the network and its logit shift; ``"views": "shared"`` says that its
 networks split the test-time views between them (``boxes.member_views``).
 Files written before then name whole model files as members
 (``unpickModel.out.resnet``), each of which classified every view; they
