@@ -271,6 +271,13 @@ def test_ensemble_step_cap_and_single_networks_uncapped(tmp_path, capsys):
     assert step_cap(TrainConfig(network="resnet")) is None and step_cap(TrainConfig(network="seed")) is None
     assert step_cap(TrainConfig(max_steps=0)) is None and step_cap(TrainConfig(network="seed", max_steps=7)) == 7
 
+    from unpicker.train import network_names
+
+    assert network_names("resnet+seed") == ["resnet", "seed"] and network_names("seed") == ["seed"]
+    for bad in ("resnet+resnet", "resnet+vgg", ""):
+        with pytest.raises(ValueError, match="unknown network"):
+            network_names(bad)
+
 
 def test_member_views_deal_the_views_out_in_turn():
     from unpicker.boxes import member_views

@@ -59,7 +59,6 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
-    validation_margin: np.ndarray | None = None   # final calibrated logits of the validation boxes
 
 
 def gpu_present() -> bool:
@@ -375,12 +374,12 @@ def train_model(
                                          val_error, logit_shift, dict(extra_info),
                                          members if ensemble else []))
 
-    def validate() -> tuple[float, np.ndarray, np.ndarray]:
+    def validate() -> tuple[float, np.ndarray]:
+        """The validation error (%) and the validation boxes' probabilities."""
         if len(val_x) == 0:
-            return float("nan"), np.zeros(0, np.float32), np.zeros(0)
-        val_margin = margin(val_x)
-        prob = _sigmoid(val_margin)
-        return _error_pct(prob, val_y), prob, val_margin
+            return float("nan"), np.zeros(0, np.float32)
+        prob = _sigmoid(margin(val_x))
+        return _error_pct(prob, val_y), prob
 
     print("Initialized!", file=out, flush=True)
     order, slots = epoch_order()
@@ -410,7 +409,7 @@ def train_model(
             loss = float(np.mean(losses))
             bar.update(1)
             if logging_step:
-                val_error, val_prob, _ = validate()
+                val_error, val_prob = validate()
                 lr = float(nets[0].schedule(step * nets[0].updates_per_step))
                 epoch = step * batch / samples_per_epoch
                 row = {"step": step, "epoch": round(epoch, 4), "loss": loss, "minibatch_error": mb_error,
@@ -429,7 +428,7 @@ def train_model(
                 out.flush()
     bar.close()
 
-    final_error, prob, val_margin = validate()
+    final_error, prob = validate()
     threshold = default_threshold(prob, val_y, held_out_micrographs)
     print(f"Training completed, final validation error: {final_error:.1f}%", file=out)
     save(output, total_steps, final_error, threshold)
@@ -442,8 +441,7 @@ def train_model(
     except Exception as e:  # a plot is a convenience; never fail training for it
         print(f"Could not draw the training plot: {e}", file=sys.stderr)
     seconds = time.perf_counter() - t_start
-    return TrainResult(final_error, best[1], best[0], best[2], threshold, history, seconds, total_steps,
-                       val_margin)
+    return TrainResult(final_error, best[1], best[0], best[2], threshold, history, seconds, total_steps)
 
 
 def threshold_line(threshold: float, held_out_micrographs: bool) -> str:
