@@ -68,8 +68,7 @@ def main() -> None:
         ap.error("--unfolded measures the float32 network of before; add --precision float32")
     # one network, or an ensemble's members (resnet+seed), as unpicker_eval.py runs them
     names = args.network.split("+")
-    models = [(build_network(name, 32), 0.0, member_views(args.tta, i, len(names))
-               if len(names) > 1 else tuple(range(args.tta))) for i, name in enumerate(names)]
+    models = [(build_network(name, 32), 0.0, member_views(args.tta, i, len(names))) for i, name in enumerate(names)]
     if not args.unfolded:
         models = [(inference_network(m, precision), shift, views) for m, shift, views in models]
 

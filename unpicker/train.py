@@ -293,7 +293,7 @@ def train_model(
 
     from .boxes import member_views
     from .files import atomic_output
-    from .model import build_network, particle_margin
+    from .model import build_network, ensemble_margin
 
     output = Path(output)
     names = network_names(config.network)
@@ -321,8 +321,7 @@ def train_model(
         updates = -(-batch // own_batch)
         model = build_network(name, settings.resized_px)
         schedule = _compile(model, name, config.learning_rate, steps_per_epoch * updates, total_steps * updates)
-        views = member_views(config.tta, i, len(names)) if ensemble else tuple(range(config.tta))
-        nets.append(_Network(name, model, own_batch, schedule, updates, views))
+        nets.append(_Network(name, model, own_batch, schedule, updates, member_views(config.tta, i, len(names))))
     if ensemble:
         print(f"Networks: {' and '.join(names)}, each learning from every batch; each classifies "
               f"{len(nets[0].views)} of the {config.tta} test-time views; the learning rate logged is "
@@ -354,8 +353,7 @@ def train_model(
     def margin(x: np.ndarray, all_views: bool = True) -> np.ndarray:
         """The calibrated logit: the mean over the networks, each on its views
         (or on the boxes as they are)."""
-        return np.mean([particle_margin(n.model, x, logit_shift=logit_shift,
-                                        symmetries=n.views if all_views else 1) for n in nets], axis=0)
+        return ensemble_margin([(n.model, logit_shift, n.views if all_views else (0,)) for n in nets], x)
 
     log_path = Path(str(output) + ".log.csv")
     fields = ["step", "epoch", "loss", "minibatch_error", "validation_error", "learning_rate"]

@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     for i, (member, weights) in enumerate(networks):   # one network, or an ensemble's members
         model = build_network(member.network, settings.resized_px)
         model.load_weights(weights)
-        views = member_views(tta, i, len(networks)) if shares_views(info) else tuple(range(tta))
+        # an ensemble of the earlier layout gave every network every view
+        views = member_views(tta, i, len(networks) if shares_views(info) else 1)
         models.append((inference_network(model, precision), member.logit_shift, views))
     print("Initialized!", file=out)
     print("Calculating unpicks...", file=out)
