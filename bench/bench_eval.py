@@ -13,7 +13,12 @@ folded into the convolutions (``--unfolded``: as separate layers, for
 comparison) and in the arithmetic ``--precision auto`` picks for this CPU.
 
     .venv/bin/python bench/bench_eval.py [--micrographs 16] [--network resnet+seed] [--tta 4] [--repeats 3]
-                                         [--precision auto|float32|bfloat16] [--unfolded]
+                                         [--precision auto|float32|bfloat16] [--unfolded] [--profile]
+
+``--profile`` also times each stage of one micrograph alone, in CPU seconds
+on one thread (best of 5), and reports each network's multiply-adds per box
+view and the rate it computes them at: the arithmetic a faster evaluation
+would have to remove.
 """
 from __future__ import annotations
 
@@ -42,6 +47,81 @@ from unpicker.star import format_loop_block  # noqa: E402
 from bench_train import device  # noqa: E402
 
 
+def multiply_adds(model) -> int:
+    """Multiply-adds of one forward pass of one box: convolutions (output
+    pixels x output channels x kernel area x input channels) and dense layers."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += h * w * c_out * kh * kw * layer.input.shape[-1]
+        elif isinstance(layer, keras.layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return int(total)
+
+
+PEAK_N = 2048
+
+
+def matmul_rate(dtype: str) -> float:
+    """Multiply-adds per CPU second of one large matrix product on the Keras
+    backend, in ``dtype`` (best of 5): what dense arithmetic reaches here."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    a, b = (keras.ops.cast(rng.normal(size=(PEAK_N, PEAK_N)).astype(np.float32), dtype) for _ in range(2))
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, b))
+    times = []
+    for _ in range(5):
+        c0 = time.process_time()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, b))
+        times.append(time.process_time() - c0)
+    return PEAK_N ** 3 / min(times)
+
+
+def profile(job, settings, models, picks: int, precision: str) -> None:
+    """CPU seconds of each stage of one micrograph (the process's CPU time, so
+    the network's includes its TensorFlow threads), best of 5; the networks'
+    multiply-add rates are per CPU second, i.e. per core."""
+    from unpicker.boxes import area_weights, extract_boxes, normalise_boxes
+    from unpicker.coords import read_picks
+    from unpicker.model import particle_margin
+
+    def best(f, n=5):
+        times = []
+        for _ in range(n):
+            c0 = time.process_time()
+            out = f()
+            times.append(time.process_time() - c0)
+        return min(times), out
+
+    stages = {}
+    stages["read picks"], xy = best(lambda: read_picks(job.star_path).xy)
+    stages["read micrograph"], image = best(lambda: read_micrograph(job.mrc_path)[0])
+    stages["preprocess"], (processed, mean, sd) = best(lambda: preprocess_with_stats(image, settings))
+    stages["extraction weights"], _ = best(lambda: [area_weights(xy[:, i] - settings.boxsize_px / 2, settings.boxsize_px,
+                                                                 settings.resized_px) for i in (0, 1)])
+    stages["extraction (with weights)"], boxes = best(lambda: extract_boxes(processed, xy, settings.boxsize_px,
+                                                                            settings.resized_px, fill=mean))
+    stages["normalisation"], _ = best(lambda: normalise_boxes(boxes.copy(), settings.normalisation, mean, sd))
+    rates = []
+    for model, shift, views in models:
+        particle_margin(model, boxes, symmetries=views)
+        t, _ = best(lambda: particle_margin(model, boxes, symmetries=views), 7)
+        macs = multiply_adds(model)
+        stages[f"network {model.name} ({len(views)} views)"] = t
+        rates.append(f"{model.name} {macs / 1e6:.2f} M multiply-adds per view, {picks * len(views) * macs / t / 1e9:.0f} G per CPU-second")
+    print(f"profile, one micrograph ({picks} picks), CPU seconds of the whole process, best of 5:")
+    for k, v in stages.items():
+        print(f"  {k:32s} {v:.4f}")
+    print("  networks: " + "; ".join(rates))
+    print(f"  the backend's own peak, one {PEAK_N}x{PEAK_N} matrix product in the networks' arithmetic: "
+          f"{matmul_rate(precision) / 1e9:.0f} G multiply-adds per CPU-second")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--micrographs", type=int, default=16)
@@ -56,6 +136,8 @@ def main() -> None:
                     help="keep batch normalisation as its own layers (as before 2026-11-27; for comparison)")
     ap.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
                     help="the network's arithmetic, as unpicker_eval.py --precision")
+    ap.add_argument("--profile", action="store_true",
+                    help="also: each stage of one micrograph alone on one thread, and the networks' multiply-add rates")
     args = ap.parse_args()
 
     from unpicker.boxes import member_views
@@ -111,6 +193,8 @@ def main() -> None:
             cpu["evaluation"].append(time.process_time() - c0)
         floor = min(floors)
         s = min(runs, key=lambda r: r.seconds)
+        if args.profile:
+            profile(jobs[0], settings, models, args.picks, precision)
     n = s.micrographs
     print(f"evaluation: {n} micrographs in {s.seconds:.2f} s = {n / s.seconds:.2f} micrographs/s"
           f" ({args.network}{', unfolded' if args.unfolded else ''}, {precision}, tta {args.tta}, {args.cores} cores, {args.picks} picks each;"
