@@ -15,10 +15,12 @@ comparison) and in the arithmetic ``--precision auto`` picks for this CPU.
     .venv/bin/python bench/bench_eval.py [--micrographs 16] [--network resnet+seed] [--tta 4] [--repeats 3]
                                          [--precision auto|float32|bfloat16] [--unfolded] [--profile]
 
-``--profile`` also times each stage of one micrograph alone, in CPU seconds
-on one thread (best of 5), and reports each network's multiply-adds per box
-view and the rate it computes them at: the arithmetic a faster evaluation
-would have to remove.
+``--profile`` also times each stage of one micrograph on its own (not
+overlapped with the others), in CPU seconds of the whole process (best of
+5), and reports each network's multiply-adds per box view and the rate it
+computes them at, against one large matrix product in the same arithmetic:
+how much of the network's time is arithmetic a faster evaluation would have
+to remove.
 """
 from __future__ import annotations
 
@@ -118,7 +120,7 @@ def profile(job, settings, models, picks: int, precision: str) -> None:
     for k, v in stages.items():
         print(f"  {k:32s} {v:.4f}")
     print("  networks: " + "; ".join(rates))
-    print(f"  the backend's own peak, one {PEAK_N}x{PEAK_N} matrix product in the networks' arithmetic: "
+    print(f"  one {PEAK_N}x{PEAK_N} matrix product in the networks' arithmetic: "
           f"{matmul_rate(precision) / 1e9:.0f} G multiply-adds per CPU-second")
 
 
@@ -137,7 +139,7 @@ def main() -> None:
     ap.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
                     help="the network's arithmetic, as unpicker_eval.py --precision")
     ap.add_argument("--profile", action="store_true",
-                    help="also: each stage of one micrograph alone on one thread, and the networks' multiply-add rates")
+                    help="also: each stage of one micrograph on its own, and the networks' multiply-add rates")
     args = ap.parse_args()
 
     from unpicker.boxes import member_views
