@@ -19,7 +19,8 @@ from unpicker.commands.demo import score_folder
 from unpicker.demo import write_demo
 from unpicker.modelfile import read_model_info
 from unpicker.star import read_star
-from unpicker.trainingdata import TrainingSet, split_by_micrograph
+from unpicker.trainingdata import TrainingSet, beside_points, extract_training_set, split_by_micrograph
+from unpicker.trainingset import read_training_file
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -80,6 +81,56 @@ def test_training_log_lines_checkpoints_csv_and_plot(trained):
     assert info.network == "resnet+seed" and info.preprocessing.boxsize_px == 54
     assert info.preprocessing.apix == pytest.approx(3.0)    # from the MRC header
     assert info.extra["training"]["validation_micrographs"]
+    # boxes beside the particles are added to training, never to validation
+    beside = int(re.search(r"^Added (\d+) boxes beside the training micrographs' particles as non-particles "
+                           r"\(--beside_negatives 0\.5\)$", log, re.M).group(1))
+    assert beside > 0 and info.extra["training"]["beside_boxes"] == beside
+    val_names = info.extra["training"]["validation_micrographs"]
+    n_val = sum(len(read_training_file(folder / f"{n}_autopick_train.star").xy) for n in val_names)
+    assert f"using {n_val} particles for validation" in log
+
+
+def test_beside_points_lie_beside_particles_clear_of_them_and_inside():
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 1000, size=(200, 2))
+    is_particle = rng.random(200) < 0.7
+    box = 60
+    pts = beside_points(xy, is_particle, box, 1.0, (900, 1000), rng)
+    particles = xy[is_particle]
+    d = np.hypot(pts[:, None, 0] - particles[None, :, 0], pts[:, None, 1] - particles[None, :, 1])
+    assert 0 < len(pts) <= is_particle.sum()
+    assert (d.min(axis=1) >= 0.35 * box).all() and (d.min(axis=1) <= 0.5 * box + 1e-9).all()
+    assert (pts >= 0).all() and (pts[:, 0] < 1000).all() and (pts[:, 1] < 900).all()
+    # N picks are not used as centres; a fraction takes about that share; 0 takes none
+    only_n = beside_points(xy, np.zeros(200, bool), box, 1.0, (900, 1000), rng)
+    assert len(only_n) == 0
+    half = [len(beside_points(xy, is_particle, box, 0.5, (900, 1000), np.random.default_rng(s))) for s in range(20)]
+    assert 0.3 * len(pts) < np.mean(half) < 0.7 * len(pts)
+    assert len(beside_points(xy, is_particle, box, 0.0, (900, 1000), rng)) == 0
+    again = beside_points(xy, is_particle, box, 0.5, (900, 1000), np.random.default_rng(7))
+    assert np.array_equal(again, beside_points(xy, is_particle, box, 0.5, (900, 1000), np.random.default_rng(7)))
+
+
+def test_training_set_appends_beside_boxes_labelled_n(tmp_path):
+    names = write_demo(tmp_path, n_micrographs=2, n_cleaned=2, level="easy", seed=3, size_px=256)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert training_set.main(["_autopick.star", "_autopick_correct.star", "_autopick_train.star"]) == 0
+    finally:
+        os.chdir(cwd)
+    from unpicker.preprocess import Preprocessing
+
+    items = [(n, tmp_path / f"{n}.mrc", read_training_file(tmp_path / f"{n}_autopick_train.star")) for n in names]
+    settings = Preprocessing(boxsize_px=30, resized_px=16)
+    plain = extract_training_set(items, settings, progress=False)
+    more = extract_training_set(items, settings, progress=False, beside_fraction=1.0, seed=5)
+    n = len(plain.boxes)
+    assert not plain.beside.any() and more.beside[n:].all() and not more.beside[:n].any()
+    assert len(more.boxes) > n and not more.is_particle[n:].any()
+    np.testing.assert_array_equal(more.boxes[:n], plain.boxes)
+    np.testing.assert_array_equal(more.is_particle[:n], plain.is_particle)
+    assert set(more.micrograph[n:]) <= {0, 1}
 
 
 def test_validation_split_is_by_whole_micrograph():

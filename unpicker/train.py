@@ -270,7 +270,7 @@ def train_model(
     train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
     settings: Preprocessing, config: TrainConfig, output: str | Path,
     extra_info: dict | None = None, out=sys.stdout, progress: bool = True,
-    held_out_micrographs: bool = True,
+    held_out_micrographs: bool = True, particle_share: float | None = None,
 ) -> TrainResult:
     """Train, logging and checkpointing every ``config.log_every`` steps.
 
@@ -286,6 +286,9 @@ def train_model(
         held_out_micrographs: whether the validation boxes come from
             micrographs not trained on. When not (a single training
             micrograph), the stored default threshold keeps every pick.
+        particle_share: the share of particles among the user's picks, which
+            the scores are calibrated to (default: that of ``train_y``; give
+            it when the training set holds boxes that are not user picks).
     Writes ``output`` (+ weights), the checkpoints, ``output.log.csv`` and
     ``output.png``; returns the figures.
     """
@@ -332,8 +335,13 @@ def train_model(
     n_pos = max(int(labels.sum()), 1)
     n_neg = max(n_train - int(labels.sum()), 1)
     class_weight = np.array([n_train / (2 * n_neg), n_train / (2 * n_pos)], np.float32)
-    # the weighting multiplies the odds by n_neg / n_pos; scores undo it
-    logit_shift = float(np.log(n_pos / n_neg))
+    # the weighting makes the classes equally likely; scores restore the
+    # odds of a particle among the user's picks
+    if particle_share is None:
+        logit_shift = float(np.log(n_pos / n_neg))
+    else:
+        share = min(max(particle_share, 1e-6), 1 - 1e-6)
+        logit_shift = float(np.log(share / (1 - share)))
     group = GROUP_SIZES[config.augmentation]
 
     # the sample order: every box under each of the 4 rotation slots, shuffled per epoch
