@@ -9,7 +9,8 @@ users remove on real data lie beside a particle (BENCHMARKS.md); these boxes
 give the network more of them. They are never used for validation.
 
 Memory: one float32 box of ``resized_px``² pixels is 4·resized_px² bytes
-(4 KiB at 32, 16 KiB at 64); 10,000 picks take 40 MB at 32 px. Micrographs are
+(4 KiB at 32, 16 KiB at 64); 10,000 picks take 40 MB at 32 px, and the boxes
+beside particles up to half as much again at the default fraction. Micrographs are
 read one at a time (at most ``num_cores`` in flight) and dropped after their
 boxes are cut, so the micrograph size does not add up.
 """
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from scipy.spatial import cKDTree
 
 from .ctf import CtfParams
