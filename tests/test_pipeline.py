@@ -111,6 +111,14 @@ def test_beside_points_lie_beside_particles_clear_of_them_and_inside():
     assert np.array_equal(again, beside_points(xy, is_particle, box, 0.5, (900, 1000), np.random.default_rng(7)))
 
 
+def test_beside_negatives_outside_0_to_1_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for value in ("-0.1", "1.5"):
+        assert train_cmd.main(["--beside_negatives", value]) == 2
+        assert f"--beside_negatives must be between 0 and 1, got {float(value)}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_training_set_appends_beside_boxes_labelled_n(tmp_path):
     names = write_demo(tmp_path, n_micrographs=2, n_cleaned=2, level="easy", seed=3, size_px=256)
     cwd = os.getcwd()

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = sys.stdout
+    if not 0.0 <= args.beside_negatives <= 1.0:
+        print(f"Error: --beside_negatives must be between 0 and 1, got {args.beside_negatives}", file=sys.stderr)
+        return 2
     star_dir = Path(".")
     image_dir = Path(args.image_dir)
     found = find_by_suffix(star_dir, args.train_root)
@@ -127,9 +130,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from ..trainingdata import extract_training_set, split_by_micrograph
 
-    if not 0.0 <= args.beside_negatives <= 1.0:
-        print(f"Error: --beside_negatives must be between 0 and 1, got {args.beside_negatives}", file=sys.stderr)
-        return 2
     try:
         ts = extract_training_set(items, settings, ctfs, args.num_cores, progress=not args.no_progress,
                                   beside_fraction=args.beside_negatives, seed=args.seed)
