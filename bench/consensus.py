@@ -34,9 +34,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from accuracy import BIN, N_CLEANED, OUT, PICKERS, REAL, load_scores, prf, roc_auc  # noqa: E402
+from accuracy import BIN, N_CLEANED, OUT, PICKERS, REAL, load_scores, prepare_real, prf, roc_auc  # noqa: E402
 from label_noise import RADIUS_PX, _centre_darkness  # noqa: E402
 from unpicker.coords import read_box_file  # noqa: E402
+from unpicker.train import best_f1_threshold  # noqa: E402
 
 MATCH_PX = RADIUS_PX / 2     # full-resolution pixels
 # The "beside a particle" control: each P pick moved this far (full-resolution
@@ -111,8 +112,6 @@ def main() -> None:
     print("\nCentre darkness (micrograph sd; larger = darker centre), medians over the 12 micrographs:\n")
     print("| picker | P | N confirmed | N not confirmed |")
     print("|---|---|---|---|")
-    from accuracy import prepare_real
-
     for picker, per in data.items():
         _, mrc_dir, _, box, _ = prepare_real(picker)
         which = np.concatenate([[n] * len(d["xy"]) for n, d in per.items()])
@@ -142,8 +141,9 @@ def main() -> None:
             assert len(truth) == len(corrected) and (truth <= corrected).all(), f"{run}: picks out of order"
             figures = []
             for labels in (truth, corrected):
+                best = score >= best_f1_threshold(score, labels)    # the best any threshold reaches
                 figures += [prf(np.ones_like(labels), labels)[2], prf(kept, labels)[2], roc_auc(score, labels),
-                            _best_f1(score, labels)]
+                            prf(best, labels)[2]]
             rows.append(figures)
         m = np.mean(rows, axis=0)
         print(f"| {picker} | {len(runs)} | " + " | ".join(f"{v:.3f}" for v in m) + " |")
@@ -157,15 +157,6 @@ def particle_share(p_confirmed: np.ndarray, n_confirmed: np.ndarray, beside_conf
     missed particles that are harder to see than marked ones would deflate it."""
     c_p, c_n, c_b = p_confirmed.mean(), n_confirmed.mean(), beside_confirmed.mean()
     return float(np.clip((c_n - c_b) / max(c_p - c_b, 1e-9), 0.0, 1.0))
-
-
-def _best_f1(score: np.ndarray, truth: np.ndarray) -> float:
-    """The best F1 any threshold on ``score`` reaches (keeping picks at or above it)."""
-    order = np.argsort(-score, kind="mergesort")
-    tp = np.cumsum(truth[order])
-    kept = np.arange(1, len(order) + 1)
-    f1 = 2 * tp / (kept + truth.sum())
-    return float(f1.max())
 
 
 if __name__ == "__main__":
