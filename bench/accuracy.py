@@ -72,8 +72,6 @@ def _rows(xy, score):
 def prepare_real(picker: str) -> tuple[Path, Path, list[str], int, float]:
     """bench/out/real/<picker>/ with star files and the truth; micrographs in
     bench/out/real/mrc/. Returns (folder, image folder, names, box, apix)."""
-    from PIL import Image
-
     mrc_dir = OUT / "real" / "mrc"
     folder = OUT / "real" / picker
     box_dir = REAL / "picks" / PICKERS[picker]
@@ -85,14 +83,26 @@ def prepare_real(picker: str) -> tuple[Path, Path, list[str], int, float]:
         return folder, mrc_dir, names, REAL_BOX, REAL_APIX
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
-        mask = np.asarray(Image.open(REAL / "masks" / f"{name}_mask.jpg").convert("L"))[::-1] > 127
         centres, score = read_box_file(box_dir / f"{name}.box")
-        ix = np.clip(np.round(centres[:, 0]).astype(int), 0, mask.shape[1] - 1)
-        iy = np.clip(np.round(centres[:, 1]).astype(int), 0, mask.shape[0] - 1)
-        truth = mask[iy, ix]
-        _write_set(folder, name, centres / BIN, np.nan_to_num(score), truth)
+        _write_set(folder, name, centres / BIN, np.nan_to_num(score), value_at(truth_mask(name), centres))
     (folder / "done").write_text("")
     return folder, mrc_dir, names, REAL_BOX, REAL_APIX
+
+
+def truth_mask(name: str) -> np.ndarray:
+    """The ground-truth particle mask of one EMPIAR-10017 micrograph (full
+    resolution), flipped to the pickers' orientation: ``mask[y, x]``."""
+    from PIL import Image
+
+    return np.asarray(Image.open(REAL / "masks" / f"{name}_mask.jpg").convert("L"))[::-1] > 127
+
+
+def value_at(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """``image`` at the pixel nearest each (x, y) centre, clipped to the image
+    (on ``truth_mask``: the benchmark's label, True = P)."""
+    ix = np.clip(np.round(xy[:, 0]).astype(int), 0, image.shape[1] - 1)
+    iy = np.clip(np.round(xy[:, 1]).astype(int), 0, image.shape[0] - 1)
+    return image[iy, ix]
 
 
 def _real_micrograph(name: str, mrc_path: Path) -> None:

@@ -27,14 +27,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from scipy.spatial import cKDTree
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from accuracy import BIN, N_CLEANED, OUT, PICKERS, REAL, load_scores, prepare_real, prf, roc_auc  # noqa: E402
+from accuracy import (BIN, N_CLEANED, OUT, PICKERS, REAL, load_scores, prepare_real, prf, roc_auc,  # noqa: E402
+                      truth_mask, value_at)
 from label_noise import RADIUS_PX, _centre_darkness  # noqa: E402
 from unpicker.coords import read_box_file  # noqa: E402
 from unpicker.train import best_f1_threshold  # noqa: E402
@@ -48,10 +48,6 @@ BESIDE_PX = RADIUS_PX + 41
 RUNS = [f"s{s}_n4" for s in (0, 1, 2)] + [f"s{s}_n4_s34" for s in (3, 4)]
 
 
-def _mask(name: str) -> np.ndarray:
-    return np.asarray(Image.open(REAL / "masks" / f"{name}_mask.jpg").convert("L"))[::-1] > 127
-
-
 def agreement(names: list[str]) -> dict[str, dict[str, np.ndarray]]:
     """For every picker and micrograph: each pick's full-resolution centre,
     its label (on the mask), and how many of the other two pickers picked
@@ -61,18 +57,18 @@ def agreement(names: list[str]) -> dict[str, dict[str, np.ndarray]]:
     rng = np.random.default_rng(0)
     out: dict[str, dict[str, np.ndarray]] = {p: {} for p in PICKERS}
     for name in names:
-        mask = _mask(name)
+        mask = truth_mask(name)
         centres = {p: read_box_file(REAL / "picks" / folder / f"{name}.box")[0] for p, folder in PICKERS.items()}
         trees = {p: cKDTree(c) for p, c in centres.items()}
         for picker, xy in centres.items():
             others = [trees[o] for o in PICKERS if o != picker]
             random_xy = rng.uniform(0, [mask.shape[1], mask.shape[0]], size=xy.shape)
-            truth = _on(mask, xy)
+            truth = value_at(mask, xy)
             angle = rng.uniform(0, 2 * np.pi, size=int(truth.sum()))
             beside = xy[truth] + BESIDE_PX * np.stack([np.cos(angle), np.sin(angle)], 1)
             inside = (beside >= 0).all(1) & (beside[:, 0] < mask.shape[1]) & (beside[:, 1] < mask.shape[0])
             beside = beside[inside]
-            beside = beside[~_on(mask, beside)]
+            beside = beside[~value_at(mask, beside)]
 
             def votes(points: np.ndarray) -> np.ndarray:
                 return sum((t.query(points)[0] <= MATCH_PX).astype(int) for t in others)
@@ -80,13 +76,6 @@ def agreement(names: list[str]) -> dict[str, dict[str, np.ndarray]]:
             out[picker][name] = {"xy": xy, "truth": truth, "votes": votes(xy), "random_votes": votes(random_xy),
                                  "beside_votes": votes(beside)}
     return out
-
-
-def _on(mask: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Whether each (x, y) centre lies on the mask (the benchmark's label P)."""
-    ix = np.clip(np.round(xy[:, 0]).astype(int), 0, mask.shape[1] - 1)
-    iy = np.clip(np.round(xy[:, 1]).astype(int), 0, mask.shape[0] - 1)
-    return mask[iy, ix]
 
 
 def main() -> None:

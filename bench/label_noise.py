@@ -21,14 +21,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from accuracy import BIN, OUT, PICKERS, REAL, prepare_real  # noqa: E402
+from accuracy import BIN, OUT, PICKERS, REAL, prepare_real, truth_mask, value_at  # noqa: E402
 from unpicker.boxes import extract_boxes  # noqa: E402
 from unpicker.coords import read_box_file  # noqa: E402
 from unpicker.mrcio import read_micrograph  # noqa: E402
@@ -43,12 +42,8 @@ def main() -> None:
     for picker, folder in PICKERS.items():
         d = []
         for box in sorted((REAL / "picks" / folder).glob("*.box")):
-            mask = np.asarray(Image.open(REAL / "masks" / f"{box.stem}_mask.jpg").convert("L"))[::-1] > 127
-            dist = ndimage.distance_transform_edt(~mask)
-            c, _ = read_box_file(box)
-            ix = np.clip(np.round(c[:, 0]).astype(int), 0, mask.shape[1] - 1)
-            iy = np.clip(np.round(c[:, 1]).astype(int), 0, mask.shape[0] - 1)
-            d.append(dist[iy, ix])
+            dist = ndimage.distance_transform_edt(~truth_mask(box.stem))
+            d.append(value_at(dist, read_box_file(box)[0]))
         n = np.concatenate(d)
         n = n[n > 0]
         print(f"| {picker} | {len(n)} | {np.median(n):.0f} | {100 * (n < RADIUS_PX / 2).mean():.0f}% |"
@@ -116,8 +111,7 @@ def _micrograph(path: Path) -> np.ndarray:
 @functools.lru_cache(maxsize=None)
 def _binned_mask(name: str) -> np.ndarray:
     """The ground-truth mask of ``name``, flipped like the images and binned like them."""
-    mask = np.asarray(Image.open(REAL / "masks" / f"{name}_mask.jpg").convert("L"))[::-1] > 127
-    return mask[::BIN, ::BIN].astype(np.float32)
+    return truth_mask(name)[::BIN, ::BIN].astype(np.float32)
 
 
 def _centre_darkness(mrc_dir: Path, which: np.ndarray, xy: np.ndarray, box: int) -> np.ndarray:
