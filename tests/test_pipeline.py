@@ -119,14 +119,10 @@ def test_beside_negatives_outside_0_to_1_is_refused(tmp_path, monkeypatch, capsy
     assert list(tmp_path.iterdir()) == []
 
 
-def test_training_set_appends_beside_boxes_labelled_n(tmp_path):
+def test_training_set_appends_beside_boxes_labelled_n(tmp_path, monkeypatch):
     names = write_demo(tmp_path, n_micrographs=2, n_cleaned=2, level="easy", seed=3, size_px=256)
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        assert training_set.main(["_autopick.star", "_autopick_correct.star", "_autopick_train.star"]) == 0
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(tmp_path)
+    assert training_set.main(["_autopick.star", "_autopick_correct.star", "_autopick_train.star"]) == 0
     from unpicker.preprocess import Preprocessing
 
     items = [(n, tmp_path / f"{n}.mrc", read_training_file(tmp_path / f"{n}_autopick_train.star")) for n in names]
