@@ -439,6 +439,8 @@ def train_model(
     print(f"Training completed, final validation error: {final_error:.1f}%", file=out)
     save(output, total_steps, final_error, threshold)
     print(f"Trained model saved in file {output}", file=out)
+    if final_error < best[0]:   # the final model competes with the checkpoints
+        best = (final_error, total_steps, output)
     if best[1] >= 0:
         print(f"Lowest validation error: {best[0]:.1f}% at step {best[1]} (model {best[2]})", file=out)
     print(threshold_line(threshold, held_out_micrographs or not len(val_y)), file=out)
