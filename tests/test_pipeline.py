@@ -66,7 +66,11 @@ def test_training_log_lines_checkpoints_csv_and_plot(trained):
                      r"unpickModel.out-0$", log, re.M)
     assert re.search(r"^Training completed, final validation error: \d+\.\d%$", log, re.M)
     assert "Trained model saved in file unpickModel.out" in lines
-    assert re.search(r"^Lowest validation error: .* at step \d+ \(model unpickModel.out-\d+\)$", log, re.M)
+    lowest = re.search(r"^Lowest validation error: (\d+\.\d)% at step \d+ \(model unpickModel.out(-\d+)?\)$",
+                       log, re.M)
+    final = re.search(r"^Training completed, final validation error: (\d+\.\d)%$", log, re.M)
+    logged = [float(e) for e in re.findall(r"^Validation error: (\d+\.\d)%$", log, re.M)]
+    assert float(lowest.group(1)) == min(logged + [float(final.group(1))])   # the final model competes too
     steps = [int(m) for m in re.findall(r"^Step (\d+)$", log, re.M)]
     assert steps[:2] == [0, 100] and all(b - a == 100 for a, b in zip(steps, steps[1:]))
     for s in steps:   # each checkpoint: the model file and each network's weights
@@ -135,6 +139,15 @@ def test_training_set_appends_beside_boxes_labelled_n(tmp_path, monkeypatch):
     np.testing.assert_array_equal(more.boxes[:n], plain.boxes)
     np.testing.assert_array_equal(more.is_particle[:n], plain.is_particle)
     assert set(more.micrograph[n:]) <= {0, 1}
+    assert plain.warnings == []
+    # a pick outside its micrograph is cut (filled) and named with its training file and line
+    picks = items[1][2]
+    picks.xy[3] = (-5.0, 40.0)
+    named = extract_training_set(items, settings, progress=False)
+    assert len(named.boxes) == n and named.warnings == [
+        f"{tmp_path / names[1]}_autopick_train.star: 1 of {len(picks.xy)} picks lie outside {names[1]}.mrc"
+        f" (256 x 256 px), the first at line {picks.row_lines[3] + 1}: x -5, y 40. Are these coordinates for"
+        " this micrograph, at its pixel size?"]
 
 
 def test_validation_split_is_by_whole_micrograph():
@@ -240,6 +253,35 @@ def test_unreadable_micrograph_is_skipped_others_processed(trained, tmp_path, ca
     run_eval(work, "--train_output", "unpickModel.out")
     assert (work / f"{names[4]}_autopick_unpick.star").stat().st_mtime_ns == before
     assert "already unpicked" in capsys.readouterr().out
+
+
+def test_picks_outside_the_micrograph_are_named_and_still_scored(trained, tmp_path, capsys):
+    folder, names, _ = trained
+    work = tmp_path / "w"
+    work.mkdir()
+    name = names[4]
+    shutil.copy(folder / f"{name}.mrc", work)
+    for f in folder.glob("unpickModel.out*"):
+        shutil.copy(f, work)
+    block = read_star(folder / f"{name}_autopick.star").blocks[-1]
+    n_rows = len(block.rows)
+    lines = (folder / f"{name}_autopick.star").read_text().splitlines()[:block.row_lines[-1] + 1]
+    row = lines[-1].split()
+    row[0], row[1] = "600.5", "12"          # x beyond the 512-px micrograph
+    lines.append(" ".join(row))
+    row[0], row[1] = "511.9", "-0.1"        # just above its first row
+    lines.append(" ".join(row))
+    (work / f"{name}_autopick.star").write_text("\n".join(lines) + "\n")
+    assert run_eval(work, "--train_output", "unpickModel.out", "--threshold", "0") == 0
+    err = capsys.readouterr().err
+    assert (f"Warning: {name}_autopick.star: 2 of {n_rows + 2} picks lie outside {name}.mrc (512 x 512 px), "
+            f"the first at line {len(lines) - 1}: x 600.5, y 12.") in err
+    assert len(read_star(work / f"{name}_autopick_unpick.star").blocks[-1].rows) == n_rows + 2
+    # picks inside, up to the last pixel, give no warning
+    lines[-2:] = [lines[-2].replace("600.5", "511.9"), lines[-1].replace("-0.1", "0")]
+    (work / f"{name}_autopick.star").write_text("\n".join(lines) + "\n")
+    assert run_eval(work, "--train_output", "unpickModel.out", "--overwrite") == 0
+    assert "outside" not in capsys.readouterr().err
 
 
 def train_in(folder, *train_args) -> int:

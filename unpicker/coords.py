@@ -49,6 +49,31 @@ def read_picks(path: str | Path, allow_extra_fields: bool = False) -> Picks:
     return Picks(star, block, xy)
 
 
+def outside_micrograph(xy: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Per pick, whether its centre lies outside an image of ``shape`` (rows,
+    columns): x below 0 or at least the width, or y below 0 or at least the height."""
+    return (xy < 0).any(axis=1) | (xy[:, 0] >= shape[1]) | (xy[:, 1] >= shape[0])
+
+
+def outside_warning(xy: np.ndarray, shape: tuple[int, ...], source: str, micrograph: str,
+                    row_lines: list[int] | None = None) -> str | None:
+    """A warning naming ``source`` (the coordinate file) and ``micrograph`` when
+    some picks lie outside the micrograph, with the first one's coordinates
+    (and line, given each row's 0-based line index); None when all lie inside.
+
+    Their boxes are still cut (filled with the micrograph's mean where they
+    leave it), so a run goes on; picks outside usually mean coordinates made
+    for other micrographs, or at another pixel size (binning)."""
+    outside = outside_micrograph(xy, shape)
+    if not outside.any():
+        return None
+    k = int(np.argmax(outside))
+    where = f"line {row_lines[k] + 1}: " if row_lines is not None else ""
+    return (f"{source}: {int(outside.sum())} of {len(xy)} picks lie outside {micrograph} "
+            f"({shape[1]} x {shape[0]} px), the first at {where}x {xy[k, 0]:g}, y {xy[k, 1]:g}. "
+            "Are these coordinates for this micrograph, at its pixel size?")
+
+
 def read_box_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read an EMAN ``.box`` file (``x_lowerleft y_lowerleft width height [score]``).
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .coords import Picks, read_picks
+from .coords import Picks, outside_warning, read_picks
 from .ctf import CtfParams
 from .dataset import processed_boxes
 from .files import atomic_output, atomic_write_text
@@ -52,7 +52,7 @@ class EvalSummary:
 
 def _prepare(job: EvalJob, settings: Preprocessing, ctfs: dict[str, CtfParams] | None):
     """Worker: read picks and micrograph, return (picks, boxes, seconds reading,
-    preprocessing and extracting)."""
+    preprocessing and extracting, a warning or None)."""
     t0 = time.perf_counter()
     picks = read_picks(job.star_path)
     image, _ = read_micrograph(job.mrc_path) if len(picks) else (None, None)
@@ -62,14 +62,17 @@ def _prepare(job: EvalJob, settings: Preprocessing, ctfs: dict[str, CtfParams] |
         ctf = (ctfs or {}).get(job.name)
         if ctf is None:
             raise MicrographError(f"{job.name}: not in the CTF file")
+    warning = None
     if len(picks):
+        warning = outside_warning(picks.xy, image.shape, str(job.star_path), job.mrc_path.name,
+                                  picks.block.row_lines)
         processed, mean, sd = preprocess_with_stats(image, settings, ctf)
         t2 = time.perf_counter()
         boxes = processed_boxes(processed, mean, sd, picks.xy, settings)
     else:
         t2 = t1
         boxes = np.zeros((0, settings.resized_px, settings.resized_px), np.float32)
-    return picks, boxes, (t1 - t0, t2 - t1, time.perf_counter() - t2)
+    return picks, boxes, (t1 - t0, t2 - t1, time.perf_counter() - t2), warning
 
 
 def write_outputs(job: EvalJob, picks: Picks, prob: np.ndarray, threshold: float) -> int:
@@ -112,12 +115,14 @@ def run_evaluation(jobs: list[EvalJob], settings: Preprocessing, classify, thres
             submit_next()
             bar.write(f"Processing image {i + 1}/{len(jobs)} {job.mrc_path.name}", file=out)
             try:
-                picks, boxes, (t_read, t_prep, t_extract) = future.result()
+                picks, boxes, (t_read, t_prep, t_extract), warning = future.result()
             except (StarError, MicrographError, OSError, ValueError) as e:
                 bar.write(f"Skipped {job.name}: {e}", file=sys.stderr)
                 summary.failed.append(job.name)
                 bar.update(1)
                 continue
+            if warning:
+                bar.write(f"Warning: {warning}", file=sys.stderr)
             bar.write(f"Eval Particles: {len(picks)}", file=out)
             t0 = time.perf_counter()
             prob = classify(boxes) if len(boxes) else np.zeros(0, np.float32)

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .coords import outside_warning
 from .ctf import CtfParams
 from .dataset import micrograph_boxes
 from .mrcio import read_micrograph
@@ -41,6 +42,7 @@ class TrainingSet:
     micrograph: np.ndarray     # (n,) int, index into names
     names: list[str]
     beside: np.ndarray | None = None   # (n,) bool: True for the boxes beside particles (not user picks)
+    warnings: list[str] = field(default_factory=list)   # per micrograph, in order: picks outside it
 
     def __post_init__(self) -> None:
         if self.beside is None:
@@ -81,6 +83,7 @@ def extract_training_set(items: list[tuple[str, Path, TrainingPicks]], settings:
     boxes = np.empty((total, settings.resized_px, settings.resized_px), np.float32)
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
     extra: list[np.ndarray] = [np.zeros((0, settings.resized_px, settings.resized_px), np.float32)] * len(items)
+    warnings: list[str | None] = [None] * len(items)
 
     def work(i: int) -> int:
         name, path, picks = items[i]
@@ -88,6 +91,7 @@ def extract_training_set(items: list[tuple[str, Path, TrainingPicks]], settings:
         if settings.ctf_flip and ctf is None:
             raise ValueError(f"{name}: not in the CTF file")
         image, _ = read_micrograph(path)
+        warnings[i] = outside_warning(picks.xy, image.shape, picks.source or name, Path(path).name, picks.row_lines)
         xy = picks.xy
         if beside_fraction > 0:
             rng = np.random.default_rng([seed, i])
@@ -110,7 +114,7 @@ def extract_training_set(items: list[tuple[str, Path, TrainingPicks]], settings:
         labels = np.concatenate([labels, np.zeros(sum(n_extra), bool)])
         mic = np.concatenate([mic, np.repeat(np.arange(len(items)), n_extra)])
     beside = np.arange(len(boxes)) >= total
-    return TrainingSet(boxes, labels, mic, [n for n, _, _ in items], beside)
+    return TrainingSet(boxes, labels, mic, [n for n, _, _ in items], beside, [w for w in warnings if w])
 
 
 def split_by_micrograph(ts: TrainingSet, validation_fraction: float, seed: int

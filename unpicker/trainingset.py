@@ -73,6 +73,8 @@ class TrainingPicks:
 
     xy: np.ndarray       # (n, 2) float64 pixels
     is_particle: np.ndarray  # (n,) bool, True for P
+    source: str = ""     # the training file, for messages
+    row_lines: list[int] | None = None   # each pick's 0-based line in it
 
 
 def read_training_file(path: str | Path) -> TrainingPicks:
@@ -96,7 +98,7 @@ def read_training_file(path: str | Path) -> TrainingPicks:
     for label, line in zip(labels, lines):
         if label not in ("P", "N"):
             raise StarError(f"{path}:{line + 1}: label must be P or N, found {label!r}")
-    return TrainingPicks(picks.xy, np.array([v == "P" for v in labels], bool))
+    return TrainingPicks(picks.xy, np.array([v == "P" for v in labels], bool), str(path), list(lines))
 
 
 __all__ = ["LABEL_COLUMN", "Labelled", "match_picks", "label_micrograph", "TrainingPicks",

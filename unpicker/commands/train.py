@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     except (MicrographError, ValueError) as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
+    for warning in ts.warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
     val, val_names, note = split_by_micrograph(ts, args.validation_fraction, args.seed)
     # boxes beside particles train the network; validation uses the user's picks only
     train_sel, val_sel = ~val, val & ~ts.beside
