@@ -123,6 +123,17 @@ def test_beside_negatives_outside_0_to_1_is_refused(tmp_path, monkeypatch, capsy
     assert list(tmp_path.iterdir()) == []
 
 
+def test_training_micrograph_missing_names_the_folder_searched(tmp_path, monkeypatch, capsys):
+    names = write_demo(tmp_path, n_micrographs=1, n_cleaned=1, level="tiny", seed=3)
+    monkeypatch.chdir(tmp_path)
+    assert training_set.main(["_autopick.star", "_autopick_correct.star", "_autopick_train.star"]) == 0
+    (tmp_path / "mics").mkdir()
+    assert train_cmd.main(["--image_dir", "mics", "--train_output", "m.out"]) == 2
+    assert (f"Skipped {names[0]}_autopick_train.star: micrograph {names[0]}.mrc not found in "
+            f"{(tmp_path / 'mics').resolve()} (--image_dir names the micrographs folder)") in capsys.readouterr().err
+    assert not list(tmp_path.glob("m.out*"))
+
+
 def test_training_set_appends_beside_boxes_labelled_n(tmp_path, monkeypatch):
     names = write_demo(tmp_path, n_micrographs=2, n_cleaned=2, level="easy", seed=3, size_px=256)
     monkeypatch.chdir(tmp_path)

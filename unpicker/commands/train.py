@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, star_path in found:
         mrc_path = image_dir / (name + ".mrc")
         if not mrc_path.exists():
-            print(f"Skipped {star_path.name}: micrograph {mrc_path} not found", file=sys.stderr)
+            print(f"Skipped {star_path.name}: micrograph {mrc_path.name} not found in {image_dir.resolve()}"
+                  " (--image_dir names the micrographs folder)", file=sys.stderr)
             skipped += 1
             continue
         try:
