@@ -295,6 +295,56 @@ def test_picks_outside_the_micrograph_are_named_and_still_scored(trained, tmp_pa
     assert "outside" not in capsys.readouterr().err
 
 
+def test_relion4_coordinate_list_in_and_out(trained, tmp_path, capsys):
+    """RELION 4/5: --eval_file names AutoPick/jobNNN/autopick.star; each listed
+    file is unpicked beside itself and a list of the outputs is written."""
+    folder, names, _ = trained
+    mics, picks = tmp_path / "MotionCorr/job002/Movies", tmp_path / "AutoPick/job006/Movies"
+    mics.mkdir(parents=True)
+    picks.mkdir(parents=True)
+    for f in folder.glob("unpickModel.out*"):
+        shutil.copy(f, tmp_path)
+    rows = []
+    for name in names[3:6]:
+        shutil.copy(folder / f"{name}.mrc", mics)
+        shutil.copy(folder / f"{name}_autopick.star", picks)
+        rows.append(f"MotionCorr/job002/Movies/{name}.mrc AutoPick/job006/Movies/{name}_autopick.star")
+    (mics / f"{names[5]}.mrc").unlink()         # a micrograph gone: reported, left out of the list
+    listed = tmp_path / "AutoPick/job006/autopick.star"
+    listed.write_text("\n# version 30001\n\ndata_coordinate_files\n\nloop_ \n_rlnMicrographName #1 \n"
+                      "_rlnMicrographCoordinates #2 \n" + "\n".join(rows) + "\n")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.star")}
+    assert run_eval(tmp_path, "--train_output", "unpickModel.out", "--eval_file", "AutoPick/job006/autopick.star",
+                    "--threshold", "0.5") == 1
+    captured = capsys.readouterr()
+    assert "Coordinate list AutoPick/job006/autopick.star: 3 micrographs" in captured.out
+    assert f"Skipped {names[5]}: MotionCorr/job002/Movies/{names[5]}.mrc" in captured.err
+    assert all(p.read_bytes() == text for p, text in before.items())    # inputs untouched
+    out = read_star(tmp_path / "AutoPick/job006/autopick_unpick.star")
+    block = out.block("coordinate_files")
+    assert block.columns == ["rlnMicrographName", "rlnMicrographCoordinates"]
+    assert block.rows == [[f"MotionCorr/job002/Movies/{n}.mrc", f"AutoPick/job006/Movies/{n}_autopick_unpick.star"]
+                          for n in names[3:5]]
+    for name in names[3:5]:     # the same outputs as the per-file mode gives
+        run_eval(folder, "--train_output", "unpickModel.out", "--eval_file", f"{name}_autopick.star",
+                 "--threshold", "0.5", "--output_root", "_flat.star", "--overwrite")
+        assert (picks / f"{name}_autopick_unpick.star").read_text() == (folder / f"{name}_flat.star").read_text()
+    # run from elsewhere, the list's relative paths lead nowhere: an error that says so
+    elsewhere = tmp_path / "AutoPick"
+    assert run_eval(elsewhere, "--train_output", "../unpickModel.out", "--eval_file", "job006/autopick.star") == 2
+    assert "relative to the RELION project directory" in capsys.readouterr().err
+
+
+def test_coordinate_list_output_names():
+    from pathlib import Path
+
+    from unpicker.commands.evaluate import list_output_path
+
+    p = Path("AutoPick/job006/autopick.star")
+    assert list_output_path(p, "_autopick.star", "_autopick_unpick.star") == Path("AutoPick/job006/autopick_unpick.star")
+    assert list_output_path(p, "_autopick.star", "_clean.star") == Path("AutoPick/job006/autopick_clean.star")
+
+
 def train_in(folder, *train_args) -> int:
     """Make the training files of a demo folder and run unpicker_train.py there."""
     cwd = os.getcwd()

@@ -1,4 +1,5 @@
-"""Particle coordinates: RELION STAR coordinate files and EMAN box files.
+"""Particle coordinates: RELION STAR coordinate files, RELION 4/5 lists of
+them, and EMAN box files.
 
 Coordinates are in pixels of the micrograph: x is the column and y the row of
 the MRC data array (``image[y, x]``), as ``_rlnCoordinateX/_rlnCoordinateY``.
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .star import StarBlock, StarError, StarFile, read_star
+from .star import StarBlock, StarError, StarFile, format_loop_block, read_star
 
 X_COLUMN = "rlnCoordinateX"
 Y_COLUMN = "rlnCoordinateY"
@@ -47,6 +48,54 @@ def read_picks(path: str | Path, allow_extra_fields: bool = False) -> Picks:
         raise StarError(f"{path}: no coordinate columns (_{X_COLUMN}, _{Y_COLUMN})") from None
     xy = np.stack([block.floats(X_COLUMN), block.floats(Y_COLUMN)], axis=1) if len(block) else np.zeros((0, 2))
     return Picks(star, block, xy)
+
+
+# A RELION 4/5 list of coordinate files (AutoPick/job006/autopick.star,
+# ManualPick/job010/manualpick.star): one row per micrograph.
+LIST_BLOCK = "coordinate_files"
+LIST_MICROGRAPH = "rlnMicrographName"
+LIST_COORDINATES = "rlnMicrographCoordinates"
+
+
+@dataclass
+class CoordinateList:
+    """A RELION 4/5 list of coordinate files: a table (``data_coordinate_files``)
+    of ``_rlnMicrographName`` and ``_rlnMicrographCoordinates``, one row per
+    micrograph, both paths relative to the RELION project directory.
+
+    Attributes:
+        block: the table (for writing a list with other coordinate files).
+        micrographs: each row's micrograph path, as written.
+        coordinates: each row's coordinate file path, as written.
+    """
+
+    block: StarBlock
+    micrographs: list[str]
+    coordinates: list[str]
+
+    def __len__(self) -> int:
+        return len(self.micrographs)
+
+
+def read_coordinate_list(path: str | Path) -> CoordinateList | None:
+    """The coordinate list in a STAR file, or None when the file holds no
+    table with both columns (it is then, say, a coordinate file itself)."""
+    star = read_star(path)
+    try:
+        block = star.find_loop(LIST_MICROGRAPH, LIST_COORDINATES)
+    except StarError:
+        return None
+    return CoordinateList(block, block.column(LIST_MICROGRAPH), block.column(LIST_COORDINATES))
+
+
+def coordinate_list_text(listed: CoordinateList, rows: list[int], coordinates: list[str]) -> str:
+    """A coordinate list of the given ``rows`` of ``listed``, each pointing at
+    the matching entry of ``coordinates``; every other column is kept as it was.
+    Written as RELION 4/5 write theirs (``# version 30001``, ``data_coordinate_files``)."""
+    block = listed.block
+    k = block.column_index(LIST_COORDINATES)
+    out_rows = [block.rows[r][:k] + [c] + block.rows[r][k + 1:] for r, c in zip(rows, coordinates)]
+    return format_loop_block(block.name or LIST_BLOCK, block.columns, out_rows, "version 30001")
 
 
 def outside_micrograph(xy: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

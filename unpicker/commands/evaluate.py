@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..coords import CoordinateList, coordinate_list_text, read_coordinate_list
 from ..ctf import read_ctf_star
 from ..evaluate import EvalJob, plot_score_histogram, run_evaluation
-from ..files import find_by_suffix
+from ..files import atomic_write_text, find_by_suffix
 from ..star import StarError
 from ..modelfile import ModelFileError, model_base, read_model_info, shares_views
 from .common import PREPROCESSING_OPTIONS, add_preprocessing_arguments
@@ -29,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(run in the micrographs directory).")
     p.add_argument("--train_output", default="model.ckpt",
                    help="File to save training data: the model (or checkpoint, e.g. model.ckpt-1200) to use")
-    p.add_argument("--eval_file", default=None, help="File to unpick (default: every *EVAL_ROOT file)")
+    p.add_argument("--eval_file", default=None, help="File to unpick (default: every *EVAL_ROOT file), or a RELION 4/5 list of "
+                   "coordinate files (AutoPick/job006/autopick.star; run in the project directory): each listed "
+                   "file is unpicked beside itself, and a list of the outputs (autopick_unpick.star) is written")
     p.add_argument("--eval_root", default="_autopick.star", help="File suffix for star files to unpick")
     p.add_argument("--output_root", default="_autopick_unpick.star", help="File suffix for unpicked star files")
     add_preprocessing_arguments(p, with_defaults=False)
@@ -71,8 +74,35 @@ def _settings(args, model_settings):
     return replace(model_settings, **changes), conflicts
 
 
-def _jobs(args) -> list[EvalJob]:
+def _output_name(path: Path, eval_root: str, suffix: str) -> Path:
+    """``mic001_autopick.star`` -> ``mic001<suffix>`` beside it."""
+    root = path.name[: -len(eval_root)] if path.name.endswith(eval_root) else path.stem
+    return path.with_name(root + suffix)
+
+
+def list_output_path(list_path: Path, eval_root: str, output_root: str) -> Path:
+    """Where the unpicked coordinate list goes: beside the input list, named
+    by the output suffix's part after the input's: ``autopick.star`` with
+    ``_autopick.star`` -> ``_autopick_unpick.star`` gives ``autopick_unpick.star``;
+    other suffixes are appended (``autopick_clean.star`` for ``_clean.star``)."""
+    stem = eval_root[:-5] if eval_root.endswith(".star") else eval_root
+    added = output_root[len(stem):] if output_root.startswith(stem) else output_root
+    return list_path.with_name(list_path.stem + added)
+
+
+def _jobs(args, listed: CoordinateList | None) -> list[EvalJob]:
+    """One job per micrograph: every ``*EVAL_ROOT`` file in the current
+    folder, the ``--eval_file``, or each row of the coordinate list it holds."""
     image_dir = Path(args.image_dir)
+    if listed is not None:   # RELION 4/5: paths relative to the project directory
+        jobs = []
+        for mic, coords in zip(listed.micrographs, listed.coordinates):
+            mrc = Path(mic) if args.image_dir == os.curdir else image_dir / Path(mic).name
+            star = Path(coords)
+            jobs.append(EvalJob(mrc.stem, star, mrc, _output_name(star, args.eval_root, args.output_root),
+                                _output_name(star, args.eval_root, args.write_rejected) if args.write_rejected
+                                else None))
+        return jobs
     if args.eval_file:
         path = Path(args.eval_file)
         name = path.name[: -len(args.eval_root)] if path.name.endswith(args.eval_root) else path.stem
@@ -126,13 +156,30 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     tta = args.tta or int(info.extra.get("tta", 1))
 
-    jobs = _jobs(args)
-    if not jobs:
-        print(f"Error: no *{args.eval_root} files in {Path('.').resolve()}", file=sys.stderr)
-        return 2
-    if args.eval_file and not jobs[0].star_path.exists():
+    if args.eval_file and not Path(args.eval_file).is_file():
         print(f"Error: {args.eval_file}: file not found", file=sys.stderr)
         return 2
+    try:
+        listed = read_coordinate_list(args.eval_file) if args.eval_file else None
+    except StarError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    jobs = _jobs(args, listed)
+    if not jobs:
+        print(f"Error: no *{args.eval_root} files in {Path('.').resolve()}" if listed is None
+              else f"Error: {args.eval_file}: the coordinate list is empty", file=sys.stderr)
+        return 2
+    if listed is not None:
+        list_out = list_output_path(Path(args.eval_file), args.eval_root, args.output_root)
+        if list_out.resolve() == Path(args.eval_file).resolve():
+            print(f"Error: the output list {list_out} would overwrite the input list", file=sys.stderr)
+            return 2
+        if not any(j.star_path.is_file() for j in jobs):
+            print(f"Error: {args.eval_file}: none of its coordinate files is found from {Path('.').resolve()}, "
+                  f"e.g. {jobs[0].star_path} (its paths are relative to the RELION project directory: "
+                  "run unpicker_eval.py there)", file=sys.stderr)
+            return 2
+        print(f"Coordinate list {args.eval_file}: {len(jobs)} micrographs", file=out)
     model_mtime = max([model_base(args.train_output).stat().st_mtime]
                       + [weights.stat().st_mtime for _, weights in networks])
     todo = [j for j in jobs if args.overwrite or not _up_to_date(j, model_mtime)]
@@ -172,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     if summary.scores and args.histogram:
         plot_score_histogram(np.concatenate(summary.scores), threshold, args.histogram)
         print(f"Score histogram: {args.histogram}", file=out)
+    if listed is not None:   # the kept picks' files, for RELION's Extract job
+        failed = set(summary.failed)
+        rows = [i for i, j in enumerate(jobs) if j.name not in failed]
+        atomic_write_text(list_out, coordinate_list_text(listed, rows, [str(jobs[i].output_path) for i in rows]))
+        print(f"Coordinate list of the unpicked files ({len(rows)} micrographs): {list_out}", file=out)
     if summary.failed:
         print(f"{len(summary.failed)} micrographs skipped because of errors: {', '.join(summary.failed)}",
               file=sys.stderr)
