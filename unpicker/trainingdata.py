@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .coords import outside_warning
+from .coords import outside_micrograph, outside_warning
 from .ctf import CtfParams
 from .dataset import micrograph_boxes
 from .mrcio import read_micrograph
@@ -65,8 +65,7 @@ def beside_points(xy: np.ndarray, is_particle: np.ndarray, boxsize_px: int, frac
     if len(points) == 0:
         return np.zeros((0, 2))
     clear = cKDTree(particles).query(points)[0] >= BESIDE_CLEARANCE * boxsize_px
-    inside = (points >= 0).all(axis=1) & (points[:, 0] < shape[1]) & (points[:, 1] < shape[0])
-    return points[clear & inside]
+    return points[clear & ~outside_micrograph(points, shape)]
 
 
 def extract_training_set(items: list[tuple[str, Path, TrainingPicks]], settings: Preprocessing,
