@@ -338,7 +338,7 @@ def test_relion4_coordinate_list_in_and_out(trained, tmp_path, capsys):
 def test_coordinate_list_output_names():
     from pathlib import Path
 
-    from unpicker.commands.evaluate import list_output_path
+    from unpicker.coords import list_output_path
 
     p = Path("AutoPick/job006/autopick.star")
     assert list_output_path(p, "_autopick.star", "_autopick_unpick.star") == Path("AutoPick/job006/autopick_unpick.star")

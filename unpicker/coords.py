@@ -76,6 +76,24 @@ class CoordinateList:
     def __len__(self) -> int:
         return len(self.micrographs)
 
+    def micrograph_paths(self, image_dir: str | Path | None = None) -> list[Path]:
+        """Each row's micrograph: the path as listed (relative to the project
+        directory), or, given ``image_dir``, the file of that name in it."""
+        if image_dir is None:
+            return [Path(m) for m in self.micrographs]
+        return [Path(image_dir) / Path(m).name for m in self.micrographs]
+
+
+def list_output_path(list_path: Path, input_suffix: str, output_suffix: str) -> Path:
+    """Where a list of derived coordinate files goes: beside the input list,
+    named by the output suffix's part after the input's: ``autopick.star``
+    with ``_autopick.star`` -> ``_autopick_unpick.star`` gives
+    ``autopick_unpick.star``; other suffixes are appended
+    (``autopick_clean.star`` for ``_clean.star``)."""
+    stem = input_suffix[:-5] if input_suffix.endswith(".star") else input_suffix
+    added = output_suffix[len(stem):] if output_suffix.startswith(stem) else output_suffix
+    return list_path.with_name(list_path.stem + added)
+
 
 def read_coordinate_list(path: str | Path) -> CoordinateList | None:
     """The coordinate list in a STAR file, or None when the file holds no

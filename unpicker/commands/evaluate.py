@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..coords import CoordinateList, coordinate_list_text, read_coordinate_list
+from ..coords import CoordinateList, coordinate_list_text, list_output_path, read_coordinate_list
 from ..ctf import read_ctf_star
 from ..evaluate import EvalJob, plot_score_histogram, run_evaluation
 from ..files import atomic_write_text, find_by_suffix
@@ -30,9 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(run in the micrographs directory).")
     p.add_argument("--train_output", default="model.ckpt",
                    help="File to save training data: the model (or checkpoint, e.g. model.ckpt-1200) to use")
-    p.add_argument("--eval_file", default=None, help="File to unpick (default: every *EVAL_ROOT file), or a RELION 4/5 list of "
-                   "coordinate files (AutoPick/job006/autopick.star; run in the project directory): each listed "
-                   "file is unpicked beside itself, and a list of the outputs (autopick_unpick.star) is written")
+    p.add_argument("--eval_file", default=None,
+                   help="File to unpick (default: every *EVAL_ROOT file), or a RELION 4/5 list of coordinate files "
+                   "(AutoPick/job006/autopick.star; run in the project directory): each listed file is unpicked "
+                   "beside itself, and a list of the outputs (autopick_unpick.star) is written")
     p.add_argument("--eval_root", default="_autopick.star", help="File suffix for star files to unpick")
     p.add_argument("--output_root", default="_autopick_unpick.star", help="File suffix for unpicked star files")
     add_preprocessing_arguments(p, with_defaults=False)
@@ -80,24 +81,14 @@ def _output_name(path: Path, eval_root: str, suffix: str) -> Path:
     return path.with_name(root + suffix)
 
 
-def list_output_path(list_path: Path, eval_root: str, output_root: str) -> Path:
-    """Where the unpicked coordinate list goes: beside the input list, named
-    by the output suffix's part after the input's: ``autopick.star`` with
-    ``_autopick.star`` -> ``_autopick_unpick.star`` gives ``autopick_unpick.star``;
-    other suffixes are appended (``autopick_clean.star`` for ``_clean.star``)."""
-    stem = eval_root[:-5] if eval_root.endswith(".star") else eval_root
-    added = output_root[len(stem):] if output_root.startswith(stem) else output_root
-    return list_path.with_name(list_path.stem + added)
-
-
 def _jobs(args, listed: CoordinateList | None) -> list[EvalJob]:
     """One job per micrograph: every ``*EVAL_ROOT`` file in the current
     folder, the ``--eval_file``, or each row of the coordinate list it holds."""
     image_dir = Path(args.image_dir)
     if listed is not None:   # RELION 4/5: paths relative to the project directory
         jobs = []
-        for mic, coords in zip(listed.micrographs, listed.coordinates):
-            mrc = Path(mic) if args.image_dir == os.curdir else image_dir / Path(mic).name
+        mrcs = listed.micrograph_paths(None if args.image_dir == os.curdir else image_dir)
+        for mrc, coords in zip(mrcs, listed.coordinates):
             star = Path(coords)
             jobs.append(EvalJob(mrc.stem, star, mrc, _output_name(star, args.eval_root, args.output_root),
                                 _output_name(star, args.eval_root, args.write_rejected) if args.write_rejected
