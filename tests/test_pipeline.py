@@ -335,6 +335,54 @@ def test_relion4_coordinate_list_in_and_out(trained, tmp_path, capsys):
     assert "relative to the RELION project directory" in capsys.readouterr().err
 
 
+def test_relion4_lists_for_the_training_set_and_training(tmp_path, monkeypatch, capsys):
+    """trainingSetFromStarFiles.py and unpicker_train.py take RELION 4/5 lists,
+    with micrographs and picks in several folders, run in the project directory."""
+    flat = tmp_path / "flat"
+    names = write_demo(flat, n_micrographs=3, n_cleaned=2, level="tiny", seed=4)
+    rows = []
+    for i, name in enumerate(names):
+        sub = "a" if i < 2 else "b"
+        mics, picks = tmp_path / "MotionCorr/job002/Movies" / sub, tmp_path / "AutoPick/job006/Movies" / sub
+        mics.mkdir(parents=True, exist_ok=True)
+        picks.mkdir(parents=True, exist_ok=True)
+        shutil.copy(flat / f"{name}.mrc", mics)
+        for f in flat.glob(f"{name}_autopick*.star"):
+            shutil.copy(f, picks)
+        rows.append(f"MotionCorr/job002/Movies/{sub}/{name}.mrc AutoPick/job006/Movies/{sub}/{name}_autopick.star")
+    (tmp_path / "AutoPick/job006/autopick.star").write_text(
+        "\n# version 30001\n\ndata_coordinate_files\n\nloop_\n_rlnMicrographName #1\n_rlnMicrographCoordinates #2\n"
+        + "\n".join(rows) + "\n")
+    monkeypatch.chdir(tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.star")}
+    # an output suffix equal to the autopick files' is refused before anything is written
+    assert training_set.main(["AutoPick/job006/autopick.star", "_autopick_correct.star", "_autopick.star"]) == 2
+    assert "would overwrite the input files" in capsys.readouterr().err
+    assert training_set.main(["AutoPick/job006/autopick.star", "_autopick_correct.star", "_autopick_train.star"]) == 0
+    assert ("Training files listed in AutoPick/job006/autopick_train.star (unpicker_train.py --train_root "
+            "AutoPick/job006/autopick_train.star)") in capsys.readouterr().out
+    assert all(p.read_bytes() == text for p, text in before.items())
+    train_list = read_star("AutoPick/job006/autopick_train.star").block("coordinate_files")
+    assert train_list.rows == [[f"MotionCorr/job002/Movies/a/{n}.mrc", f"AutoPick/job006/Movies/a/{n}_autopick_train.star"]
+                               for n in names[:2]]
+    # the same labels as the original layout gives (one folder, suffixes)
+    monkeypatch.chdir(flat)
+    assert training_set.main(["_autopick.star", "_autopick_correct.star", "_flat_train.star"]) == 0
+    for n in names[:2]:
+        assert ((tmp_path / "AutoPick/job006/Movies/a" / f"{n}_autopick_train.star").read_text()
+                == (flat / f"{n}_flat_train.star").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert train_cmd.main(["--train_root", "AutoPick/job006/autopick_train.star", "--train_output", "m.out",
+                           "--boxsize", "54", "--num_epochs", "1", "--no_progress"]) == 0
+    info, _ = read_model_info(tmp_path / "m.out")
+    assert info.extra["training"]["micrographs"] == names[:2]
+    capsys.readouterr()
+    # run outside the project directory, the lists' paths lead nowhere: said so
+    monkeypatch.chdir(tmp_path / "AutoPick")
+    assert training_set.main(["job006/autopick.star", "_autopick_correct.star", "_autopick_train.star"]) == 2
+    assert "relative to the RELION project directory" in capsys.readouterr().err
+
+
 def test_coordinate_list_output_names():
     from pathlib import Path
 

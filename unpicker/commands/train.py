@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..coords import read_coordinate_list
 from ..ctf import read_ctf_star
 from ..files import find_by_suffix
 from ..mrcio import MicrographError, read_pixel_size, resolve_apix
@@ -29,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Train the unpicker network on labelled training files "
                                 "(run in the micrographs directory).")
     p.add_argument("--train_root", default="_autopick_train.star",
-                   help="File suffix for star files with particle training data (default _autopick_train.star)")
+                   help="File suffix for star files with particle training data (default _autopick_train.star); "
+                   "or a RELION 4/5 list of training files, as trainingSetFromStarFiles.py writes for a list "
+                   "(AutoPick/job006/autopick_train.star; run in the project directory)")
     p.add_argument("--train_output", default="model.ckpt", help="File to save training data (default model.ckpt)")
     add_preprocessing_arguments(p, with_defaults=True)
     p.add_argument("--num_epochs", type=int, default=15, help="Number of epochs for training (default 15)")
@@ -76,16 +79,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     star_dir = Path(".")
     image_dir = Path(args.image_dir)
-    found = find_by_suffix(star_dir, args.train_root)
+    listed = None
+    if args.train_root.endswith(".star") and Path(args.train_root).is_file():
+        try:
+            listed = read_coordinate_list(args.train_root)
+        except StarError as e:
+            print(f"Error: {e}", file=sys.stderr)
+            return 2
+    if listed is not None:   # RELION 4/5: a list of training files (trainingSetFromStarFiles.py writes it)
+        mrcs = listed.micrograph_paths(None if args.image_dir == os.curdir else image_dir)
+        found = [(m.stem, Path(c), m) for m, c in zip(mrcs, listed.coordinates)]
+    else:
+        found = [(name, path, image_dir / (name + ".mrc")) for name, path in find_by_suffix(star_dir, args.train_root)]
     if not found:
-        print(f"Error: no *{args.train_root} files in {star_dir.resolve()}", file=sys.stderr)
+        print(f"Error: no *{args.train_root} files in {star_dir.resolve()}" if listed is None
+              else f"Error: {args.train_root}: the list is empty", file=sys.stderr)
         return 2
 
     items, skipped = [], 0
-    for name, star_path in found:
-        mrc_path = image_dir / (name + ".mrc")
+    for name, star_path, mrc_path in found:
         if not mrc_path.exists():
-            print(f"Skipped {star_path.name}: micrograph {mrc_path.name} not found in {image_dir.resolve()}"
+            print(f"Skipped {star_path.name}: micrograph {mrc_path.name} not found in {mrc_path.parent.resolve()}"
                   " (--image_dir names the micrographs folder)", file=sys.stderr)
             skipped += 1
             continue

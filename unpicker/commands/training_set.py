@@ -3,6 +3,12 @@
 For every ``<mic>CORRECT_SUFFIX`` in the micrographs folder, label each pick of
 ``<mic>ALL_SUFFIX`` P (kept by the user) or N (removed) and write
 ``<mic>OUTPUT_SUFFIX``.
+
+RELION 4/5: ALL_SUFFIX may instead name a list of coordinate files
+(``AutoPick/job006/autopick.star``, run in the project directory). The
+cleaned copies and the training files are then beside each listed file, and
+a list of the training files is written beside the input list
+(``autopick_train.star``), for ``unpicker_train.py --train_root``.
 """
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..coords import read_picks
+from ..coords import coordinate_list_text, list_output_path, read_coordinate_list, read_picks
 from ..files import atomic_write_text, find_by_suffix
 from ..star import StarError
 from ..trainingset import label_micrograph
@@ -24,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Label every autopick P (kept in the hand-cleaned file) or N (removed), "
         "one training file per hand-cleaned micrograph.",
     )
-    p.add_argument("all_suffix", help="suffix of the autopicker's files, e.g. _autopick.star")
+    p.add_argument("all_suffix", help="suffix of the autopicker's files, e.g. _autopick.star; or a RELION 4/5 "
+                   "list of them, e.g. AutoPick/job006/autopick.star (run in the project directory)")
     p.add_argument("correct_suffix", help="suffix of the hand-cleaned copies, e.g. _autopick_correct.star")
     p.add_argument("output_suffix", help="suffix of the training files to write, e.g. _autopick_train.star")
     p.add_argument("--dir", default=".", help="folder holding the STAR files (default: the current folder)")
@@ -45,19 +52,49 @@ def main(argv: list[str] | None = None) -> int:
     if args.output_suffix in (args.all_suffix, args.correct_suffix):
         print(f"Error: the output suffix {args.output_suffix} would overwrite the input files", file=sys.stderr)
         return 2
-    folder = Path(args.dir)
-    if not folder.is_dir():
-        print(f"Error: {folder} is not a folder", file=sys.stderr)
-        return 2
-    correct_files = find_by_suffix(folder, args.correct_suffix)
-    if not correct_files:
-        print(f"Error: no *{args.correct_suffix} files in {folder.resolve()}", file=sys.stderr)
-        return 2
+    listed = None
+    if args.all_suffix.endswith(".star") and Path(args.all_suffix).is_file():
+        try:
+            listed = read_coordinate_list(args.all_suffix)
+        except StarError as e:
+            print(f"Error: {e}", file=sys.stderr)
+            return 2
+    if listed is not None:   # RELION 4/5: (micrograph, autopick, cleaned, training file) per listed row
+        todo = []
+        for row, (mic_path, coords) in enumerate(zip(listed.micrograph_paths(), listed.coordinates)):
+            mic, auto_path = mic_path.stem, Path(coords)
+            correct_path = auto_path.with_name(mic + args.correct_suffix)
+            if correct_path.is_file():
+                todo.append((row, mic, auto_path, correct_path, auto_path.with_name(mic + args.output_suffix)))
+        if not todo:
+            print(f"Error: no *{args.correct_suffix} file beside the coordinate files that {args.all_suffix} "
+                  f"lists, e.g. {Path(listed.coordinates[0]).parent if len(listed) else '(the list is empty)'}"
+                  " (its paths are relative to the RELION project directory: run the command there)",
+                  file=sys.stderr)
+            return 2
+        _, mic, auto_path, _, _ = todo[0]
+        list_path = Path(args.all_suffix)
+        # the list of training files is named after the autopick files' suffix, as the evaluation's list is
+        out_list = list_output_path(list_path, auto_path.name[len(mic):], args.output_suffix)
+        if any(t[4] in (t[2], t[3]) for t in todo) or out_list.resolve() == list_path.resolve():
+            print(f"Error: the output suffix {args.output_suffix} would overwrite the input files", file=sys.stderr)
+            return 2
+    else:
+        folder = Path(args.dir)
+        if not folder.is_dir():
+            print(f"Error: {folder} is not a folder", file=sys.stderr)
+            return 2
+        correct_files = find_by_suffix(folder, args.correct_suffix)
+        if not correct_files:
+            print(f"Error: no *{args.correct_suffix} files in {folder.resolve()}", file=sys.stderr)
+            return 2
+        todo = [(None, mic, folder / (mic + args.all_suffix), path, folder / (mic + args.output_suffix))
+                for mic, path in correct_files]
 
     failed = 0
     written = total_p = total_n = 0
-    for mic, correct_path in correct_files:
-        auto_path = folder / (mic + args.all_suffix)
+    listed_rows, listed_outputs = [], []   # list mode: the rows given a training file
+    for row, mic, auto_path, correct_path, out_path in todo:
         if not auto_path.exists():
             print(f"Skipped {mic}: {correct_path.name} has no autopick file {auto_path.name}", file=sys.stderr)
             failed += 1
@@ -71,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         if result.n_removed == 0 and not args.keep_unreviewed:
             print(f"{mic}: No unpicks in that file! Can't use for training (use --keep_unreviewed to keep it)")
             continue
-        out_path = folder / (mic + args.output_suffix)
         atomic_write_text(out_path, result.text)
+        if row is not None:
+            listed_rows.append(row)
+            listed_outputs.append(str(out_path))
         written += 1
         total_p += result.n_particles
         total_n += result.n_removed
@@ -81,4 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Total: {written} micrographs, {total_p} P, {total_n} N"
           + (f"; {failed} skipped because of errors" if failed else ""))
+    if listed is not None and listed_rows:
+        atomic_write_text(out_list, coordinate_list_text(listed, listed_rows, listed_outputs))
+        print(f"Training files listed in {out_list} (unpicker_train.py --train_root {out_list})")
     return 1 if failed else 0
