@@ -106,6 +106,15 @@ def read_coordinate_list(path: str | Path) -> CoordinateList | None:
     return CoordinateList(block, block.column(LIST_MICROGRAPH), block.column(LIST_COORDINATES))
 
 
+def coordinate_list_given(arg: str | None) -> CoordinateList | None:
+    """The coordinate list in the file a command-line argument names, or None
+    when it names no existing ``.star`` file (a suffix, say) or a file without
+    one. Raises :class:`StarError` for a STAR file that cannot be read."""
+    if not arg or not arg.endswith(".star") or not Path(arg).is_file():
+        return None
+    return read_coordinate_list(arg)
+
+
 def coordinate_list_text(listed: CoordinateList, rows: list[int], coordinates: list[str]) -> str:
     """A coordinate list of the given ``rows`` of ``listed``, each pointing at
     the matching entry of ``coordinates``; every other column is kept as it was.

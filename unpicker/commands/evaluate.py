@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..coords import CoordinateList, coordinate_list_text, list_output_path, read_coordinate_list
+from ..coords import CoordinateList, coordinate_list_given, coordinate_list_text, list_output_path
 from ..ctf import read_ctf_star
 from ..evaluate import EvalJob, plot_score_histogram, run_evaluation
 from ..files import atomic_write_text, find_by_suffix
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {args.eval_file}: file not found", file=sys.stderr)
         return 2
     try:
-        listed = read_coordinate_list(args.eval_file) if args.eval_file else None
+        listed = coordinate_list_given(args.eval_file)
     except StarError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..coords import read_coordinate_list
+from ..coords import coordinate_list_given
 from ..ctf import read_ctf_star
 from ..files import find_by_suffix
 from ..mrcio import MicrographError, read_pixel_size, resolve_apix
@@ -79,13 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     star_dir = Path(".")
     image_dir = Path(args.image_dir)
-    listed = None
-    if args.train_root.endswith(".star") and Path(args.train_root).is_file():
-        try:
-            listed = read_coordinate_list(args.train_root)
-        except StarError as e:
-            print(f"Error: {e}", file=sys.stderr)
-            return 2
+    try:
+        listed = coordinate_list_given(args.train_root)
+    except StarError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
     if listed is not None:   # RELION 4/5: a list of training files (trainingSetFromStarFiles.py writes it)
         mrcs = listed.micrograph_paths(None if args.image_dir == os.curdir else image_dir)
         found = [(m.stem, Path(c), m) for m, c in zip(mrcs, listed.coordinates)]

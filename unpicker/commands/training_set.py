@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..coords import coordinate_list_text, list_output_path, read_coordinate_list, read_picks
+from ..coords import coordinate_list_given, coordinate_list_text, list_output_path, read_picks
 from ..files import atomic_write_text, find_by_suffix
 from ..star import StarError
 from ..trainingset import label_micrograph
@@ -52,13 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.output_suffix in (args.all_suffix, args.correct_suffix):
         print(f"Error: the output suffix {args.output_suffix} would overwrite the input files", file=sys.stderr)
         return 2
-    listed = None
-    if args.all_suffix.endswith(".star") and Path(args.all_suffix).is_file():
-        try:
-            listed = read_coordinate_list(args.all_suffix)
-        except StarError as e:
-            print(f"Error: {e}", file=sys.stderr)
-            return 2
+    try:
+        listed = coordinate_list_given(args.all_suffix)
+    except StarError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
     if listed is not None:   # RELION 4/5: (micrograph, autopick, cleaned, training file) per listed row
         todo = []
         for row, (mic_path, coords) in enumerate(zip(listed.micrograph_paths(), listed.coordinates)):
