@@ -371,7 +371,21 @@ def test_relion4_lists_for_the_training_set_and_training(tmp_path, monkeypatch, 
     for n in names[:2]:
         assert ((tmp_path / "AutoPick/job006/Movies/a" / f"{n}_autopick_train.star").read_text()
                 == (flat / f"{n}_flat_train.star").read_text())
+    # cleaned in a ManualPick job instead: its list, matched by micrograph, gives the same training files
+    manual = tmp_path / "ManualPick/job010/Movies/a"
+    manual.mkdir(parents=True)
+    for n in names[:2]:
+        shutil.copy(flat / f"{n}_autopick_correct.star", manual / f"{n}_manualpick.star")
+    (tmp_path / "ManualPick/job010/manualpick.star").write_text(
+        "\ndata_coordinate_files\n\nloop_\n_rlnMicrographName #1\n_rlnMicrographCoordinates #2\n" + "".join(
+            f"MotionCorr/job002/Movies/a/{n}.mrc ManualPick/job010/Movies/a/{n}_manualpick.star\n" for n in names[:2]))
     monkeypatch.chdir(tmp_path)
+    assert training_set.main(["AutoPick/job006/autopick.star", "ManualPick/job010/manualpick.star",
+                              "_manual_train.star"]) == 0
+    for n in names[:2]:
+        assert ((tmp_path / "AutoPick/job006/Movies/a" / f"{n}_manual_train.star").read_text()
+                == (flat / f"{n}_flat_train.star").read_text())
+    assert len(read_star("AutoPick/job006/autopick_manual_train.star").block("coordinate_files").rows) == 2
     assert train_cmd.main(["--train_root", "AutoPick/job006/autopick_train.star", "--train_output", "m.out",
                            "--boxsize", "54", "--num_epochs", "1", "--no_progress"]) == 0
     info, _ = read_model_info(tmp_path / "m.out")

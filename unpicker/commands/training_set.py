@@ -6,9 +6,10 @@ For every ``<mic>CORRECT_SUFFIX`` in the micrographs folder, label each pick of
 
 RELION 4/5: ALL_SUFFIX may instead name a list of coordinate files
 (``AutoPick/job006/autopick.star``, run in the project directory). The
-cleaned copies and the training files are then beside each listed file, and
-a list of the training files is written beside the input list
-(``autopick_train.star``), for ``unpicker_train.py --train_root``.
+cleaned copies are then beside each listed file, or listed in a ManualPick
+job's list given as CORRECT_SUFFIX (matched by micrograph); the training
+files are written beside the autopick files, and a list of them beside the
+input list (``autopick_train.star``), for ``unpicker_train.py --train_root``.
 """
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("all_suffix", help="suffix of the autopicker's files, e.g. _autopick.star; or a RELION 4/5 "
                    "list of them, e.g. AutoPick/job006/autopick.star (run in the project directory)")
-    p.add_argument("correct_suffix", help="suffix of the hand-cleaned copies, e.g. _autopick_correct.star")
+    p.add_argument("correct_suffix", help="suffix of the hand-cleaned copies, e.g. _autopick_correct.star; with a "
+                   "list as ALL_SUFFIX, also a ManualPick job's list (ManualPick/job010/manualpick.star), matched "
+                   "by micrograph")
     p.add_argument("output_suffix", help="suffix of the training files to write, e.g. _autopick_train.star")
     p.add_argument("--dir", default=".", help="folder holding the STAR files (default: the current folder)")
     p.add_argument("--match_distance", type=float, default=1.0,
@@ -54,21 +57,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         listed = coordinate_list_given(args.all_suffix)
+        cleaned = coordinate_list_given(args.correct_suffix) if listed is not None else None
     except StarError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
     if listed is not None:   # RELION 4/5: (micrograph, autopick, cleaned, training file) per listed row
+        # the cleaned files: a ManualPick job's list, matched by micrograph, or copies beside the autopick files
+        cleaned_by_mic = ({m.stem: Path(c) for m, c in zip(cleaned.micrograph_paths(), cleaned.coordinates)}
+                          if cleaned is not None else {})
         todo = []
         for row, (mic_path, coords) in enumerate(zip(listed.micrograph_paths(), listed.coordinates)):
             mic, auto_path = mic_path.stem, Path(coords)
-            correct_path = auto_path.with_name(mic + args.correct_suffix)
-            if correct_path.is_file():
+            correct_path = (cleaned_by_mic.get(mic) if cleaned is not None
+                            else auto_path.with_name(mic + args.correct_suffix))
+            if correct_path is not None and correct_path.is_file():
                 todo.append((row, mic, auto_path, correct_path, auto_path.with_name(mic + args.output_suffix)))
         if not todo:
-            print(f"Error: no *{args.correct_suffix} file beside the coordinate files that {args.all_suffix} "
-                  f"lists, e.g. {Path(listed.coordinates[0]).parent if len(listed) else '(the list is empty)'}"
-                  " (its paths are relative to the RELION project directory: run the command there)",
-                  file=sys.stderr)
+            first = listed.coordinates[0] if len(listed) else "(the list is empty)"
+            what = (f"no micrograph of {args.all_suffix} has a coordinate file in {args.correct_suffix} that exists"
+                    if cleaned is not None else
+                    f"no *{args.correct_suffix} file beside the coordinate files that {args.all_suffix} lists, "
+                    f"e.g. beside {first}")
+            print(f"Error: {what} (the lists' paths are relative to the RELION project directory: run the "
+                  "command there)", file=sys.stderr)
             return 2
         _, mic, auto_path, _, _ = todo[0]
         list_path = Path(args.all_suffix)
