@@ -75,10 +75,14 @@ def _settings(args, model_settings):
     return replace(model_settings, **changes), conflicts
 
 
+def _root(path: Path, eval_root: str) -> str:
+    """``mic001_autopick.star`` -> ``mic001`` (or the stem, without the suffix)."""
+    return path.name[: -len(eval_root)] if path.name.endswith(eval_root) else path.stem
+
+
 def _output_name(path: Path, eval_root: str, suffix: str) -> Path:
     """``mic001_autopick.star`` -> ``mic001<suffix>`` beside it."""
-    root = path.name[: -len(eval_root)] if path.name.endswith(eval_root) else path.stem
-    return path.with_name(root + suffix)
+    return path.with_name(_root(path, eval_root) + suffix)
 
 
 def _jobs(args, listed: CoordinateList | None) -> list[EvalJob]:
@@ -96,8 +100,7 @@ def _jobs(args, listed: CoordinateList | None) -> list[EvalJob]:
         return jobs
     if args.eval_file:
         path = Path(args.eval_file)
-        name = path.name[: -len(args.eval_root)] if path.name.endswith(args.eval_root) else path.stem
-        found = [(name, path)]
+        found = [(_root(path, args.eval_root), path)]
         folder = path.parent
     else:
         folder = Path(".")
