@@ -1,8 +1,11 @@
-"""Options shared by unpicker_train.py and unpicker_eval.py (the original's help texts)."""
+"""Options and helpers shared by unpicker_train.py and unpicker_eval.py (the original's help texts)."""
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
+
+from ..coords import CoordinateList
 
 # option -> (settings field, type, original default, original help text)
 PREPROCESSING_OPTIONS = {
@@ -29,3 +32,9 @@ def add_preprocessing_arguments(p: argparse.ArgumentParser, with_defaults: bool)
     p.add_argument("--ctf_star", default=None,
                    help="micrographs_ctf.star (RELION 3.0 or 3.1+): phase-flip each micrograph with its own CTF")
     p.add_argument("--no_progress", action="store_true", help="no progress bars (for log files)")
+
+
+def listed_micrographs(listed: CoordinateList, image_dir: str) -> list[Path]:
+    """The micrographs of a RELION 4/5 coordinate list: the paths it lists,
+    or, when ``--image_dir`` was given, the files of those names in it."""
+    return listed.micrograph_paths(None if image_dir == os.curdir else image_dir)

@@ -21,7 +21,7 @@ from ..evaluate import EvalJob, plot_score_histogram, run_evaluation
 from ..files import atomic_write_text, find_by_suffix
 from ..star import StarError
 from ..modelfile import ModelFileError, model_base, read_model_info, shares_views
-from .common import PREPROCESSING_OPTIONS, add_preprocessing_arguments
+from .common import PREPROCESSING_OPTIONS, add_preprocessing_arguments, listed_micrographs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,7 +91,7 @@ def _jobs(args, listed: CoordinateList | None) -> list[EvalJob]:
     image_dir = Path(args.image_dir)
     if listed is not None:   # RELION 4/5: paths relative to the project directory
         jobs = []
-        mrcs = listed.micrograph_paths(None if args.image_dir == os.curdir else image_dir)
+        mrcs = listed_micrographs(listed, args.image_dir)
         for mrc, coords in zip(mrcs, listed.coordinates):
             star = Path(coords)
             jobs.append(EvalJob(mrc.stem, star, mrc, _output_name(star, args.eval_root, args.output_root),

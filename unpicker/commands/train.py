@@ -22,7 +22,7 @@ from ..mrcio import MicrographError, read_pixel_size, resolve_apix
 from ..preprocess import Preprocessing
 from ..star import StarError
 from ..trainingset import read_training_file
-from .common import add_preprocessing_arguments
+from .common import add_preprocessing_arguments, listed_micrographs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {e}", file=sys.stderr)
         return 2
     if listed is not None:   # RELION 4/5: a list of training files (trainingSetFromStarFiles.py writes it)
-        mrcs = listed.micrograph_paths(None if args.image_dir == os.curdir else image_dir)
+        mrcs = listed_micrographs(listed, args.image_dir)
         found = [(m.stem, Path(c), m) for m, c in zip(mrcs, listed.coordinates)]
     else:
         found = [(name, path, image_dir / (name + ".mrc")) for name, path in find_by_suffix(star_dir, args.train_root)]
