@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_path
-from unpicker.boxes import augment, dihedral, extract_boxes, normalise_boxes
+from unpicker.boxes import augment, default_shift_px, dihedral, extract_boxes, normalise_boxes, shift_boxes
 from unpicker.ctf import CtfParams, electron_wavelength_A, read_ctf_star
 from unpicker.dataset import micrograph_boxes
 from unpicker.mrcio import MicrographError, read_micrograph, resolve_apix
@@ -277,6 +277,21 @@ def test_rotations_and_dihedral_group():
     assert augment(box, "none").shape == (1, 4, 4)
     per_box = dihedral(np.repeat(box, 3, 0), np.array([0, 1, 5]))
     np.testing.assert_array_equal(per_box[2], np.rot90(box[0, :, ::-1], 1))
+
+
+def test_shift_boxes_moves_each_box_by_its_own_shift_and_fills_with_zero():
+    rng = np.random.default_rng(0)
+    boxes = rng.normal(size=(4, 6, 6)).astype(np.float32) + 5   # no zeros of its own
+    shifts = np.array([[0, 0], [2, 0], [0, -1], [-2, 3]])
+    out = shift_boxes(boxes, shifts)
+    assert out.shape == boxes.shape and out.dtype == boxes.dtype
+    for i, (dy, dx) in enumerate(shifts):
+        for y in range(6):
+            for x in range(6):
+                inside = 0 <= y + dy < 6 and 0 <= x + dx < 6
+                assert out[i, y, x] == (boxes[i, y + dy, x + dx] if inside else 0)
+    assert not np.shares_memory(shift_boxes(boxes, np.zeros((4, 2), int)), boxes)
+    assert [default_shift_px(s) for s in (8, 32, 48, 64)] == [1, 2, 3, 4]
 
 
 def test_pipeline_boxes_are_normalised_and_flipped_ctf_runs():

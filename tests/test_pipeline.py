@@ -89,6 +89,7 @@ def test_training_log_lines_checkpoints_csv_and_plot(trained):
     beside = int(re.search(r"^Added (\d+) boxes beside the training micrographs' particles as non-particles "
                            r"\(--beside_negatives 0\.5\)$", log, re.M).group(1))
     assert beside > 0 and info.extra["training"]["beside_boxes"] == beside
+    assert info.extra["training"]["shift_px"] == 2   # a sixteenth of the 32-px resized box
     val_names = info.extra["training"]["validation_micrographs"]
     n_val = sum(len(read_training_file(folder / f"{n}_autopick_train.star").xy) for n in val_names)
     assert f"using {n_val} particles for validation" in log
@@ -120,6 +121,16 @@ def test_beside_negatives_outside_0_to_1_is_refused(tmp_path, monkeypatch, capsy
     for value in ("-0.1", "1.5"):
         assert train_cmd.main(["--beside_negatives", value]) == 2
         assert f"--beside_negatives must be between 0 and 1, got {float(value)}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_shift_px_outside_the_box_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for args, got in ((["--shift_px", "-1"], -1), (["--shift_px", "16"], 16),
+                      (["--resized_box", "8", "--shift_px", "4"], 4)):
+        assert train_cmd.main(args) == 2
+        err = capsys.readouterr().err
+        assert "--shift_px must be at least 0 and under half the resized box" in err and f"got {got}" in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,5 +1,5 @@
-"""Boxes around picks: extraction, anti-aliased resizing, normalisation and
-the dihedral symmetries used for augmentation (pure, vectorised numpy).
+"""Boxes around picks: extraction, anti-aliased resizing, normalisation, and
+the shifts and dihedral symmetries used for augmentation (pure, vectorised numpy).
 
 Conventions: the image is indexed ``image[y, x]``; a pick at integer (x, y)
 gets the box of pixels ``x - B/2 ... x + B/2 - 1`` (and the same in y), so the
@@ -93,6 +93,28 @@ def normalise_boxes(boxes: np.ndarray, mode: str, mic_mean: float = 0.0, mic_sd:
     else:
         raise ValueError(f"unknown normalisation {mode!r}")
     return boxes
+
+
+def default_shift_px(resized_px: int) -> int:
+    """The largest training shift by default, in pixels of the resized box:
+    a sixteenth of the box (2 of 32), at least 1."""
+    return max(1, round(resized_px / 16))
+
+
+def shift_boxes(boxes: np.ndarray, shifts_px: np.ndarray) -> np.ndarray:
+    """Move each of (n, s, s) boxes by whole pixels: ``out[i, y, x] =
+    boxes[i, y + dy, x + dx]`` for ``shifts_px[i] = (dy, dx)``, the pixels that
+    come from outside the box set to 0 (the mean of standardised boxes).
+    Shifts must lie within ``-s..s``. Returns a new array."""
+    n, s = boxes.shape[0], boxes.shape[1]
+    shifts_px = np.asarray(shifts_px, dtype=np.int64).reshape(n, 2)
+    pad = int(np.abs(shifts_px).max(initial=0))
+    if pad == 0:
+        return boxes.copy()
+    padded = np.pad(boxes, ((0, 0), (pad, pad), (pad, pad)))
+    rows = (pad + shifts_px[:, 0])[:, None] + np.arange(s)
+    cols = (pad + shifts_px[:, 1])[:, None] + np.arange(s)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
 # The symmetry groups used for augmentation: the four 90° rotations (as the

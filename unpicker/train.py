@@ -4,6 +4,9 @@ An epoch is, as in the original, one pass over the training boxes under each
 of the four 90° rotations (4 x boxes samples). With the ``d8`` augmentation
 each sample gets a random element of the dihedral group instead of a fixed
 rotation; ``rot4`` uses the four rotations; ``none`` the boxes as they are.
+Each sample is also shifted by a random whole number of pixels, up to
+``shift_px`` along each axis (by default a sixteenth of the box: 2 pixels of
+a 32-pixel box), as autopickers centre particles only roughly.
 Classes are balanced by weighting each sample by the inverse frequency of its
 class, so every removed pick is used once and neither class dominates.
 """
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .boxes import GROUP_SIZES, dihedral
+from .boxes import GROUP_SIZES, default_shift_px, dihedral, shift_boxes
 from .modelfile import ModelInfo, weights_path, write_model_info
 from .preprocess import Preprocessing
 
@@ -42,6 +45,7 @@ class TrainConfig:
     learning_rate: float | None = None    # None: 0.01 for seed, 0.002 for resnet
     max_steps: int | None = None          # None: ENSEMBLE_MAX_STEPS for an ensemble, no cap for one network; 0: none
     augmentation: str = "d8"
+    shift_px: int | None = None           # None: default_shift_px(resized box); 0: no shifts
     seed: int = 66478
     num_cores: int = 4
     log_every: int = LOG_EVERY
@@ -343,6 +347,7 @@ def train_model(
         share = min(max(particle_share, 1e-6), 1 - 1e-6)
         logit_shift = float(np.log(share / (1 - share)))
     group = GROUP_SIZES[config.augmentation]
+    shift = default_shift_px(settings.resized_px) if config.shift_px is None else config.shift_px
 
     # the sample order: every box under each of the 4 rotation slots, shuffled per epoch
     def epoch_order() -> tuple[np.ndarray, np.ndarray]:
@@ -401,7 +406,10 @@ def train_model(
                 pos = 0
             idx, slot = order[pos:pos + batch], slots[pos:pos + batch]
             pos += batch
-            xb = dihedral(train_x[idx], transforms(slot))[..., None]
+            xb = dihedral(train_x[idx], transforms(slot))
+            if shift:
+                xb = shift_boxes(xb, rng.integers(-shift, shift + 1, size=(len(xb), 2)))
+            xb = xb[..., None]
             yb = labels[idx]
             logging_step = step % config.log_every == 0
             if logging_step:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..boxes import default_shift_px
 from ..coords import coordinate_list_given
 from ..ctf import read_ctf_star
 from ..files import find_by_suffix
@@ -52,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "seed, 0.002 resnet)")
     p.add_argument("--augmentation", choices=["d8", "rot4", "none"], default="d8",
                    help="d8 (default): random rotations and mirrors; rot4: the four 90° rotations (original)")
+    p.add_argument("--shift_px", type=int, default=None, metavar="PX",
+                   help="also shift each training box by a random whole number of pixels, up to this many "
+                   "along each axis, in pixels of the resized box (default: a sixteenth of the resized box, "
+                   "2 of 32; 0: no shifts)")
     p.add_argument("--normalisation", choices=["box", "micrograph"], default="micrograph",
                    help="standardise with each micrograph's mean and sd (default) or each box's own")
     p.add_argument("--tta", type=int, choices=[1, 4, 8], default=4,
@@ -76,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     if not 0.0 <= args.beside_negatives <= 1.0:
         print(f"Error: --beside_negatives must be between 0 and 1, got {args.beside_negatives}", file=sys.stderr)
+        return 2
+    shift_px = default_shift_px(args.resized_box) if args.shift_px is None else args.shift_px
+    if not 0 <= shift_px < args.resized_box / 2:
+        print(f"Error: --shift_px must be at least 0 and under half the resized box ({args.resized_box} px), "
+              f"got {shift_px}", file=sys.stderr)
         return 2
     star_dir = Path(".")
     image_dir = Path(args.image_dir)
@@ -172,10 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, augmentation=args.augmentation, seed=args.seed,
                          num_cores=args.num_cores, tta=args.tta, precision=args.precision,
-                         max_steps=args.max_steps)
+                         max_steps=args.max_steps, shift_px=shift_px)
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
                           "particles": n_p, "non_particles": n_n,
-                          "beside_negatives": args.beside_negatives, "beside_boxes": n_beside},
+                          "beside_negatives": args.beside_negatives, "beside_boxes": n_beside,
+                          "shift_px": shift_px},
              "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
     user_picks = train_sel & ~ts.beside
