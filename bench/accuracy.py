@@ -346,7 +346,7 @@ def main() -> None:
                     " (implies --no_write)")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
     ap.add_argument("--merge", action="store_true",
-                    help="keep the rows of bench/out/results.json for (data, network) pairs not re-run here")
+                    help="keep the rows of bench/out/results.json for (data, network, seed) not re-run here")
     args = ap.parse_args()
     args.argv = sys.argv[1:]
     if any(d in PICKERS for d in args.datasets) and not REAL.exists():
@@ -392,8 +392,8 @@ def main() -> None:
     partial.unlink()
     if args.merge and not args.tag and (OUT / "results.json").exists():
         old = json.loads((OUT / "results.json").read_text())
-        done = {(r["dataset"], r["network"]) for r in results}
-        results = [r for r in old["results"] if (r["dataset"], r["network"]) not in done] + results
+        done = {(r["dataset"], r["network"], r["seed"]) for r in results}
+        results = [r for r in old["results"] if (r["dataset"], r["network"], r["seed"]) not in done] + results
         redone = {(c["dataset"], c["n_train"]) for c in curve}
         curve = [c for c in old["curve"] if (c["dataset"], c["n_train"]) not in redone] + curve
         order = {d: i for i, d in enumerate(list(PICKERS) + [f"sim-{lv}" for lv in SIM_LEVELS])}
