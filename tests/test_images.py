@@ -291,7 +291,7 @@ def test_shift_boxes_moves_each_box_by_its_own_shift_and_fills_with_zero():
                 inside = 0 <= y + dy < 6 and 0 <= x + dx < 6
                 assert out[i, y, x] == (boxes[i, y + dy, x + dx] if inside else 0)
     assert not np.shares_memory(shift_boxes(boxes, np.zeros((4, 2), int)), boxes)
-    assert [default_shift_px(s) for s in (8, 32, 48, 64)] == [1, 2, 3, 4]
+    assert [default_shift_px(s) for s in (2, 8, 16, 32, 48, 64)] == [0, 0, 1, 2, 3, 4]
 
 
 def test_pipeline_boxes_are_normalised_and_flipped_ctf_runs():

@@ -97,8 +97,8 @@ def normalise_boxes(boxes: np.ndarray, mode: str, mic_mean: float = 0.0, mic_sd:
 
 def default_shift_px(resized_px: int) -> int:
     """The largest training shift by default, in pixels of the resized box:
-    a sixteenth of the box (2 of 32), at least 1."""
-    return max(1, round(resized_px / 16))
+    a sixteenth of the box, rounded down (2 of 32; none below 16)."""
+    return resized_px // 16
 
 
 def shift_boxes(boxes: np.ndarray, shifts_px: np.ndarray) -> np.ndarray:
