@@ -134,6 +134,13 @@ def test_shift_px_outside_the_box_is_refused(tmp_path, monkeypatch, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_num_epochs_below_one_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert train_cmd.main(["--num_epochs", "0"]) == 2
+    assert "--num_epochs must be at least 1, got 0" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_training_micrograph_missing_names_the_folder_searched(tmp_path, monkeypatch, capsys):
     names = write_demo(tmp_path, n_micrographs=1, n_cleaned=1, level="tiny", seed=3)
     monkeypatch.chdir(tmp_path)
@@ -508,6 +515,19 @@ def test_ensemble_step_cap_and_single_networks_uncapped(tmp_path, capsys):
     for bad in ("resnet+resnet", "resnet+vgg", ""):
         with pytest.raises(ValueError, match="unknown network"):
             network_names(bad)
+
+
+def test_default_epochs_are_25_for_the_ensemble_and_the_originals_15_for_one_network(tmp_path, capsys):
+    write_demo(tmp_path, n_micrographs=2, n_cleaned=2, level="tiny", seed=4)
+    for network, epochs in (("resnet+seed", 25), ("seed", 15)):
+        out = f"{network.replace('+', '_')}.out"
+        assert train_in(tmp_path, "--train_output", out, "--network", network, "--max_steps", "1") == 0
+        assert f"that {epochs} epochs take: at most 1 steps" in capsys.readouterr().out
+        assert read_model_info(tmp_path / out)[0].extra["training"]["num_epochs"] == epochs
+
+    from unpicker.train import TrainConfig, train_epochs
+
+    assert train_epochs(TrainConfig(num_epochs=3)) == 3 and train_epochs(TrainConfig(network="resnet")) == 15
 
 
 def test_member_views_deal_the_views_out_in_turn():

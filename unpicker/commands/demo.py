@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cleaned", type=int, default=4, help="micrographs with hand-cleaned picks")
     ap.add_argument("--level", default="medium", choices=["easy", "medium", "hard", "tiny"])
     ap.add_argument("--size", type=int, default=None, help="micrograph edge in pixels (default by level)")
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=None, help="training epochs (default: unpicker_train.py's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
@@ -79,10 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
     box = str(int(cfg.diameter_px * 1.5))
     quiet = ["--no_progress"] if args.quiet else []
+    epochs = [] if args.epochs is None else ["--num_epochs", str(args.epochs)]
     run([py, str(ROOT / "trainingSetFromStarFiles.py"), "_autopick.star", "_autopick_correct.star",
          "_autopick_train.star"], folder)
     run([py, str(ROOT / "unpicker_train.py"), "--train_output", "unpickModel.out", "--boxsize", box,
-         "--num_epochs", str(args.epochs), "--num_cores", "2", "--seed", str(args.seed)] + quiet, folder)
+         "--num_cores", "2", "--seed", str(args.seed)] + epochs + quiet, folder)
     run([py, str(ROOT / "unpicker_eval.py"), "--train_output", "unpickModel.out", "--num_cores", "2"] + quiet,
         folder)
     held_out = names[args.cleaned:]

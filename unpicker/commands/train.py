@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(AutoPick/job006/autopick_train.star; run in the project directory)")
     p.add_argument("--train_output", default="model.ckpt", help="File to save training data (default model.ckpt)")
     add_preprocessing_arguments(p, with_defaults=True)
-    p.add_argument("--num_epochs", type=int, default=15, help="Number of epochs for training (default 15)")
+    p.add_argument("--num_epochs", type=int, default=None,
+                   help="Number of epochs for training (default 25 for resnet+seed; 15, the original's, for one "
+                   "network)")
     p.add_argument("--network", choices=["resnet+seed", "resnet", "seed"], default="resnet+seed",
                    help="resnet+seed (default): a small residual CNN and the original network trained side "
                    "by side, their scores averaged (each classifies half of the test-time views); resnet: "
@@ -81,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     if not 0.0 <= args.beside_negatives <= 1.0:
         print(f"Error: --beside_negatives must be between 0 and 1, got {args.beside_negatives}", file=sys.stderr)
+        return 2
+    if args.num_epochs is not None and args.num_epochs < 1:
+        print(f"Error: --num_epochs must be at least 1, got {args.num_epochs}", file=sys.stderr)
         return 2
     shift_px = default_shift_px(args.resized_box) if args.shift_px is None else args.shift_px
     if not 0 <= shift_px < args.resized_box / 2:
@@ -177,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
     keras = import_keras()
 
-    from ..train import TrainConfig, train_model
+    from ..train import TrainConfig, train_epochs, train_model
 
     config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, augmentation=args.augmentation, seed=args.seed,
@@ -186,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
                           "particles": n_p, "non_particles": n_n,
                           "beside_negatives": args.beside_negatives, "beside_boxes": n_beside,
-                          "shift_px": shift_px},
+                          "shift_px": shift_px, "num_epochs": train_epochs(config)},
              "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
     user_picks = train_sel & ~ts.beside
