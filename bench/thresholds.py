@@ -1,13 +1,18 @@
 """How much of the held-out F1 is lost to the choice of threshold?
 
 For each finished run of ``bench/accuracy.py`` (bench/out/runs/), the held-out
-F1 under: the threshold stored in the model (chosen on the validation
-micrograph), 0.5, two smoother rules fitted on the validation micrograph
-(Platt scaling then the threshold that maximises the expected F1; the median
-of the F1-best threshold over bootstrap resamples), and the best threshold
-for the held-out picks themselves (an upper bound no rule can pass).
+F1 under: the threshold stored in the model; the two rules the model file has
+used, applied to the validation micrographs' scores (the F1-best cut on them,
+the rule until 2026-11-27; half the best F1 on them, the rule since,
+``choose_threshold``); 0.5; two
+smoother rules fitted on the validation micrographs (Platt scaling then the
+threshold that maximises the expected F1; the median of the F1-best threshold
+over bootstrap resamples); and the best threshold for the held-out picks
+themselves (an upper bound no rule can pass). Both model-file rules keep every
+pick where the out-of-bag check says so (which neither changes; recomputed here, as the stored threshold may come from either
+rule). Then, over all runs, the rule of now against the rule before.
 
-    .venv/bin/python bench/thresholds.py ["*_n4"]
+    .venv/bin/python bench/thresholds.py ["*_n4*"]
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from accuracy import OUT, load_scores, prf  # noqa: E402
-from unpicker.train import best_f1_threshold  # noqa: E402
+from unpicker.train import best_f1_threshold, choose_threshold  # noqa: E402
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -51,8 +56,8 @@ def expected_f1_threshold(p: np.ndarray) -> float:
 
 
 def main() -> None:
-    pattern = sys.argv[1] if len(sys.argv) > 1 else "*_n4"
-    rules = ["keep all", "stored", "0.5", "Platt", "bootstrap", "best possible"]
+    pattern = sys.argv[1] if len(sys.argv) > 1 else "*_n4*"
+    rules = ["keep all", "stored", "F1-best cut", "half the F1", "0.5", "Platt", "bootstrap", "best possible"]
     print("| run | " + " | ".join(rules) + " |")
     print("|---" * (len(rules) + 1) + "|")
     by_data: dict[str, list[list[float]]] = {}
@@ -61,6 +66,8 @@ def main() -> None:
             continue
         info = json.loads((work / "model.out").read_text())
         val_names = info["training"]["validation_micrographs"]
+        if not val_names:       # one training micrograph: no rule applies
+            continue
         trained = set(info["training"]["micrographs"])
         test_names = sorted(p.name[: -len("_truth.star")] for p in work.glob("*_truth.star")
                             if p.name[: -len("_truth.star")] not in trained)
@@ -70,17 +77,23 @@ def main() -> None:
         def f1(t: float, score: np.ndarray = st) -> float:
             return prf(score >= t, yt)[2]
 
+        now = choose_threshold(sv, yv)
+        before = 0.0 if now == 0.0 else best_f1_threshold(sv, yv)     # the same out-of-bag check
         a, b = platt(sv, yv)
         calibrated = lambda s: 1 / (1 + np.exp(-np.clip(a * _logit(s) + b, -30, 30)))  # noqa: E731
         rng = np.random.default_rng(0)
         boot = [best_f1_threshold(sv[i], yv[i]) for i in (rng.integers(0, len(sv), len(sv)) for _ in range(200))]
-        row = [f1(0.0), f1(info["threshold"]), f1(0.5),
+        row = [f1(0.0), f1(info["threshold"]), f1(before), f1(now), f1(0.5),
                f1(expected_f1_threshold(calibrated(sv)), calibrated(st)), f1(float(np.median(boot))),
                max(f1(t) for t in np.unique(st))]
         print(f"| {work.name} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
         by_data.setdefault(work.name.split("_")[0], []).append(row)
     for data, rows in by_data.items():
         print(f"| **{data}, mean of {len(rows)}** | " + " | ".join(f"{v:.3f}" for v in np.mean(rows, 0)) + " |")
+    change = np.array([r[3] - r[2] for rows in by_data.values() for r in rows])
+    print(f"half the F1 against the F1-best cut, {len(change)} runs: mean change {change.mean():+.4f}, "
+          f"better in {np.sum(change > 1e-9)}, worse in {np.sum(change < -1e-9)}, "
+          f"equal in {np.sum(np.abs(change) <= 1e-9)}")
 
 
 if __name__ == "__main__":

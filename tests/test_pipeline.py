@@ -574,8 +574,8 @@ def test_threshold_choice_maximises_f1_and_needs_enough_validation():
     assert 0.3 < t < 0.6          # keeps the first five (F1 0.889), drops the rest
     assert choose_threshold(prob, labels) == 0.5   # too few validation boxes: the plain default
     rng = np.random.default_rng(0)
-    labels = rng.random(400) < 0.8
-    prob = np.clip(labels * 0.3 + rng.random(400) * 0.7, 0, 1)
+    prob = rng.random(400) ** 0.7              # calibrated: a particle with its probability
+    labels = rng.random(400) < prob
     f1 = lambda th: 2 * (labels & (prob >= th)).sum() / ((prob >= th).sum() + labels.sum())
     best = max(f1(x) for x in np.unique(prob))
     assert f1(best_f1_threshold(prob, labels)) == pytest.approx(best)
@@ -605,6 +605,18 @@ def test_default_threshold_carries_to_new_picks_better_than_the_validation_best(
     assert np.mean(stored) > np.mean(validation_best)
     assert np.sum(np.greater(stored, validation_best)) > 2 * np.sum(np.less(stored, validation_best))
     assert np.mean(stored) > max(f1(new_prob >= t, new_y) for t in np.linspace(0, 1, 101)) - 0.005
+
+
+def test_default_threshold_falls_back_to_the_best_cut_for_uncalibrated_scores():
+    """A network trained for a few steps scores every pick near the share of
+    particles; half the validation F1 would then remove every pick."""
+    from unpicker.train import best_f1_threshold, choose_threshold
+
+    rng = np.random.default_rng(3)
+    labels = rng.random(300) < 0.4
+    prob = 0.3 + 0.05 * labels + rng.normal(0, 0.01, 300)      # ranks well, all far below 0.5
+    t = choose_threshold(prob, labels)
+    assert t == best_f1_threshold(prob, labels) and (prob >= t).sum() > 0.3 * len(prob)
 
 
 def test_logit_shift_undoes_class_weighting():

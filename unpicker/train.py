@@ -267,7 +267,9 @@ def choose_threshold(prob: np.ndarray, labels: np.ndarray) -> float:
     - 0.5 when they hold fewer than 20 of either class;
     - 0 (keep every pick) when the out-of-bag estimate of what the F1-best
       threshold gains over keeping everything is under ``MIN_F1_GAIN``;
-    - otherwise half the best F1 any threshold reaches on them.
+    - otherwise half the best F1 any threshold reaches on them, unless that
+      scores them below keeping every pick (scores far from calibrated); then
+      the F1-best cut on them.
 
     For calibrated probabilities the threshold that maximises the expected F1
     is half that F1 (Lipton, Elkan & Narayanaswamy, ECML PKDD 2014). The scores are
@@ -282,7 +284,12 @@ def choose_threshold(prob: np.ndarray, labels: np.ndarray) -> float:
         return 0.5
     if out_of_bag_f1_gain(prob, labels) < MIN_F1_GAIN:
         return 0.0
-    return best_f1(prob, labels) / 2
+    threshold = best_f1(prob, labels) / 2
+    if _f1(prob >= threshold, labels) < _f1(np.ones(len(labels), bool), labels):
+        # scores far from calibrated (a network trained for a few steps sits
+        # near the share of particles): fall back to the F1-best cut
+        return best_f1_threshold(prob, labels)
+    return threshold
 
 
 def _plot(history: list[dict], path: Path) -> None:
