@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output_root", default="_autopick_unpick.star", help="File suffix for unpicked star files")
     add_preprocessing_arguments(p, with_defaults=False)
     p.add_argument("--threshold", type=float, default=None,
-                   help="keep picks whose particle probability is at least this (default: the model's: the "
-                   "threshold that maximised F1 on its validation micrographs, else 0.5)")
+                   help="keep picks whose particle probability is at least this (default: the model's, from its "
+                   "validation micrographs: half the best F1 there, or 0 = keep all where removing picks "
+                   "is not expected to gain; 0.5 without validation; the training log says which)")
     p.add_argument("--tta", type=int, choices=[1, 4, 8], default=None,
                    help="average the network over this many rotations/mirrors of each box; an ensemble's "
                    "networks share them out, and with 1 each sees the box as it is (default: the model's setting)")
