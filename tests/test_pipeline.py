@@ -619,6 +619,15 @@ def test_default_threshold_falls_back_to_the_best_cut_for_uncalibrated_scores():
     assert t == best_f1_threshold(prob, labels) and (prob >= t).sum() > 0.3 * len(prob)
 
 
+def test_threshold_line_says_which_rule_chose_the_threshold():
+    from unpicker.train import threshold_line
+
+    assert "half the best F1" in threshold_line(0.44, True, 0.88) and "0.880" in threshold_line(0.44, True, 0.88)
+    assert "half the best" not in threshold_line(0.13, True, 0.88) and "maximises F1" in threshold_line(0.13, True, 0.88)
+    assert threshold_line(0.5, True, 0.7).endswith("0.500")      # too few validation boxes
+    assert "not expected" in threshold_line(0.0, True, 0.9) and "one training" in threshold_line(0.0, False)
+
+
 def test_logit_shift_undoes_class_weighting():
     import keras
     from unpicker.model import particle_probability

@@ -496,7 +496,7 @@ def train_model(
         best = (final_error, total_steps, output)
     if best[1] >= 0:
         print(f"Lowest validation error: {best[0]:.1f}% at step {best[1]} (model {best[2]})", file=out)
-    print(threshold_line(threshold, held_out_micrographs or not len(val_y)), file=out)
+    print(threshold_line(threshold, held_out_micrographs or not len(val_y), best_f1(prob, val_y)), file=out)
     try:
         _plot(history, Path(str(output) + ".png"))
     except Exception as e:  # a plot is a convenience; never fail training for it
@@ -505,8 +505,9 @@ def train_model(
     return TrainResult(final_error, best[1], best[0], best[2], threshold, history, seconds, total_steps)
 
 
-def threshold_line(threshold: float, held_out_micrographs: bool) -> str:
-    """The log line that states the stored default threshold and why."""
+def threshold_line(threshold: float, held_out_micrographs: bool, validation_f1: float | None = None) -> str:
+    """The log line that states the stored default threshold and why;
+    ``validation_f1`` is the best F1 on the validation boxes."""
     if threshold == 0.0 and not held_out_micrographs:
         why = (" (keep every pick: with one training micrograph the network cannot be checked on a"
                " micrograph it has not seen; clean a second one, or choose --threshold from the score"
@@ -514,9 +515,12 @@ def threshold_line(threshold: float, held_out_micrographs: bool) -> str:
     elif threshold == 0.0:
         why = (" (keep every pick: on the validation micrographs removing picks is not expected"
                f" to gain {MIN_F1_GAIN} F1; --threshold overrides)")
+    elif validation_f1 is not None and threshold == validation_f1 / 2:
+        why = (f" (half the best F1 of the kept picks on the validation micrographs, {validation_f1:.3f}:"
+               " for calibrated probabilities the threshold of the highest expected F1)")
     elif threshold == 0.5:
         why = ""
     else:
-        why = (f" (half the best F1 of the kept picks on the validation micrographs, {2 * threshold:.3f}:"
-               " for calibrated probabilities the threshold of the highest expected F1)")
+        why = (" (maximises F1 of the kept picks on the validation micrographs: their scores are too far"
+               " from calibrated for half that F1)")
     return f"Default threshold for unpicker_eval.py: {threshold:.3f}{why}"
