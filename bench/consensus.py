@@ -11,18 +11,20 @@ radius). This script reports, per picker:
 - how dark the confirmed N picks' centres are, against P and unconfirmed N
   (``label_noise._centre_darkness``: particles are dark here);
 - with the default network's benchmark runs present
-  (bench/out/runs/<picker>_resnet+seed_s{0..4}_n4[_s34], from
-  ``bench/accuracy.py``), their held-out F1 and ROC AUC, and keeping every
+  (bench/out/runs/<picker>_resnet+seed_<run>, from ``bench/accuracy.py``;
+  ``--runs`` names them, by default s0_n4 ... s4_n4_s34), their held-out F1
+  and ROC AUC, and keeping every
   pick, scored twice: against the mask's labels, and with the confirmed N
   picks counted as particles.
 
 The second scoring is not a benchmark (three pickers can agree on junk); it
 bounds how much of the gap to the targets the labels can explain.
 
-    .venv/bin/python bench/consensus.py
+    .venv/bin/python bench/consensus.py [--runs s0_n4_f1h s1_n4_f1h s2_n4_f1h]
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -79,6 +81,10 @@ def agreement(names: list[str]) -> dict[str, dict[str, np.ndarray]]:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", nargs="+", default=RUNS,
+                    help="the default network's run folders to score, less '<picker>_resnet+seed_'")
+    args = ap.parse_args()
     names = sorted(p.stem for p in (REAL / "picks" / PICKERS["crYOLO"]).glob("*.box"))
     data = agreement(names)
 
@@ -111,13 +117,13 @@ def main() -> None:
         print(f"| {picker} | {np.median(dark[truth]):.2f} | {np.median(dark[~truth & confirmed]):.2f} |"
               f" {np.median(dark[~truth & ~confirmed]):.2f} |")
 
-    print("\nHeld-out micrographs, the default network's five seeds (mean); labels: the mask's, and"
+    print(f"\nHeld-out micrographs, the default network's runs {' '.join(args.runs)} (mean); labels: the mask's, and"
           " with the confirmed N picks counted as particles:\n")
     print("| picker | runs | keep all F1 | default F1 | default ROC AUC | best-threshold F1 |"
           " keep all F1, corrected | default F1, corrected | default ROC AUC, corrected | best-threshold F1, corrected |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for picker, per in data.items():
-        runs = [OUT / "runs" / f"{picker}_resnet+seed_{r}" for r in RUNS]
+        runs = [OUT / "runs" / f"{picker}_resnet+seed_{r}" for r in args.runs]
         runs = [r for r in runs if r.exists()]
         if not runs:
             print(f"| {picker} | 0 | (run bench/accuracy.py to score the default's runs) |")
