@@ -1,16 +1,22 @@
 """How much of the held-out F1 is lost to the choice of threshold?
 
 For each finished run of ``bench/accuracy.py`` (bench/out/runs/), the held-out
-F1 under: the threshold stored in the model; the two rules the model file has
-used, applied to the validation micrographs' scores (the F1-best cut on them,
-the rule until 2026-11-27; half the best F1 on them, the rule since,
-``choose_threshold``); 0.5; two
-smoother rules fitted on the validation micrographs (Platt scaling then the
-threshold that maximises the expected F1; the median of the F1-best threshold
-over bootstrap resamples); and the best threshold for the held-out picks
-themselves (an upper bound no rule can pass). Both model-file rules keep every
-pick where the out-of-bag check says so (which neither changes; recomputed here, as the stored threshold may come from either
-rule). Then, over all runs, the rule of now against the rule before.
+F1 under:
+
+- the threshold stored in the model;
+- the two rules the model file has used, applied to the validation
+  micrographs' scores: the F1-best cut on them (the rule until 2026-11-27)
+  and half the best F1 on them (the rule since, ``choose_threshold``); both
+  keep every pick where the out-of-bag check says so, which neither changes
+  (recomputed here, as the stored threshold may come from either rule);
+- 0.5;
+- two smoother rules fitted on the validation micrographs: Platt scaling
+  then the threshold that maximises the expected F1, and the median of the
+  F1-best threshold over bootstrap resamples;
+- the best threshold for the held-out picks themselves (an upper bound no
+  rule can pass).
+
+Then, over all runs, the rule of now against the rule before.
 
     .venv/bin/python bench/thresholds.py ["*_n4*"]
 """
