@@ -272,13 +272,13 @@ def choose_threshold(prob: np.ndarray, labels: np.ndarray) -> float:
       the F1-best cut on them.
 
     For calibrated probabilities the threshold that maximises the expected F1
-    is half that F1 (Lipton, Elkan & Narayanaswamy, ECML PKDD 2014). The scores are
-    calibrated to the share of particles among the user's picks (the logit
-    shift in ``train_model``), so this uses the validation boxes only for the
-    F1 level, not for where exactly their own best cut lies: on a few hundred
-    validation picks that cut moved between 0.03 and 0.89 from run to run,
-    and it lost held-out F1 against this rule on the benchmark
-    (BENCHMARKS.md, "The default threshold")."""
+    is half that F1 (Lipton, Elkan & Narayanaswamy, ECML PKDD 2014). The
+    scores are calibrated to the share of particles among the user's picks
+    (the logit shift in ``train_model``), so this uses the validation boxes
+    only for the F1 level, not for where exactly their own best cut lies: on
+    a few hundred validation picks that cut moved between 0.03 and 0.89 from
+    run to run, and it lost held-out F1 against this rule on the benchmark
+    (BENCHMARKS.md, "Half the validation F1")."""
     labels = np.asarray(labels, bool)
     if min(labels.sum(), (~labels).sum()) < MIN_PER_CLASS_FOR_THRESHOLD:
         return 0.5
