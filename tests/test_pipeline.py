@@ -95,6 +95,35 @@ def test_training_log_lines_checkpoints_csv_and_plot(trained):
     assert f"using {n_val} particles for validation" in log
 
 
+def test_default_training_refits_on_the_validation_micrographs_too(trained):
+    """After the validated training, the networks are trained afresh on every
+    training micrograph into the model file, with the validated threshold;
+    the validated model stays as the last checkpoint."""
+    folder, names, log = trained
+    lines = log.splitlines()
+    completed = re.search(r"^Training completed, final validation error: (\d+\.\d)%$", log, re.M)
+    refit = re.search(r"^Refitting on all 3 training micrographs, the validation micrographs included: (\d+) boxes, "
+                      r"(\d+) steps; the default threshold stays (\d\.\d{3}) \(the validated model is saved in file "
+                      r"unpickModel.out-(\d+); --no_refit keeps it\)$", log, re.M)
+    assert refit and completed.start() < refit.start() and lines[-1] == "Refitted model saved in file unpickModel.out"
+    info, _ = read_model_info(folder / "unpickModel.out")
+    validated, _ = read_model_info(folder / f"unpickModel.out-{refit.group(4)}")
+    assert validated.step == int(refit.group(4)) and round(validated.validation_error, 1) == float(completed.group(1))
+    assert info.threshold == validated.threshold and f"{info.threshold:.3f}" == refit.group(3)
+    assert info.threshold not in (0.0, 0.5)     # the half-F1 rule, which carries over
+    # every user pick and every box beside a particle, validation micrographs included
+    n_picks = sum(len(read_training_file(folder / f"{n}_autopick_train.star").xy) for n in names[:3])
+    training = info.extra["training"]
+    assert int(refit.group(1)) == n_picks + training["refit"]["beside_boxes"]
+    assert training["refit"]["beside_boxes"] > training["beside_boxes"]
+    assert info.step == int(refit.group(2)) > validated.step and info.validation_error is None
+    assert training["refit"]["validated_model"] == f"unpickModel.out-{validated.step}"
+    # the refit writes neither checkpoints nor the log's CSV rows
+    with open(folder / "unpickModel.out.log.csv") as f:
+        assert max(int(r["step"]) for r in csv.DictReader(f)) < validated.step
+    assert not (folder / f"unpickModel.out-{info.step}").exists()
+
+
 def test_beside_points_lie_beside_particles_clear_of_them_and_inside():
     rng = np.random.default_rng(0)
     xy = rng.uniform(0, 1000, size=(200, 2))
@@ -474,6 +503,45 @@ def test_default_ensemble_trains_both_networks_side_by_side(tmp_path, capsys, mo
     assert "ens.out: its seed weights file ens.out.seed.weights.h5 is missing" in capsys.readouterr().err
 
 
+def test_no_refit_keeps_the_validated_model(tmp_path, capsys):
+    write_demo(tmp_path, n_micrographs=3, n_cleaned=3, level="tiny", seed=3)
+    assert train_in(tmp_path, "--train_output", "plain.out", "--num_epochs", "2", "--no_refit") == 0
+    log = capsys.readouterr().out
+    assert "Refit" not in log and "refit" not in read_model_info(tmp_path / "plain.out")[0].extra["training"]
+    checkpoints = [p.name for p in tmp_path.glob("plain.out-*") if not p.name.endswith(".h5")]
+    assert checkpoints == ["plain.out-0"]      # fewer than 100 steps, and no copy of the final model
+    assert train_in(tmp_path, "--train_output", "refit.out", "--num_epochs", "2") == 0
+    log = capsys.readouterr().out
+    assert "Refitting on all 3 training micrographs" in log
+    # the same seed: the refit run's validated model is the --no_refit model, and the refit another
+    from unpicker.model import build_network
+
+    def weights(name):
+        nets = []
+        for member, path in read_model_info(tmp_path / name)[1]:
+            model = build_network(member.network, 32)
+            model.load_weights(path)
+            nets.append(np.concatenate([w.ravel() for w in model.get_weights()]))
+        return np.concatenate(nets)
+
+    validated = read_model_info(tmp_path / "refit.out")[0].extra["training"]["refit"]["validated_model"]
+    np.testing.assert_array_equal(weights("plain.out"), weights(validated))
+    assert not np.array_equal(weights("plain.out"), weights("refit.out"))
+    assert read_model_info(tmp_path / validated)[0].threshold == read_model_info(tmp_path / "plain.out")[0].threshold
+
+
+def test_refit_only_where_the_threshold_carries_over_and_training_was_not_capped():
+    from unpicker.train import TrainResult, refit_skipped
+
+    def result(rule, capped=False):
+        return TrainResult(5.0, 10, 5.0, None, 0.4, threshold_rule=rule, capped=capped)
+
+    assert refit_skipped(result("half F1")) is None and refit_skipped(result("too few")) is None
+    assert "keep every pick" in refit_skipped(result("keep all"))
+    assert "own scores" in refit_skipped(result("best cut"))
+    assert "step cap" in refit_skipped(result("half F1", capped=True))
+
+
 def test_ensemble_files_of_the_earlier_layout_still_load(tmp_path):
     """Before the networks were trained side by side, an ensemble named two
     whole model files, each of which classified every view."""
@@ -617,6 +685,15 @@ def test_default_threshold_falls_back_to_the_best_cut_for_uncalibrated_scores():
     prob = 0.3 + 0.05 * labels + rng.normal(0, 0.01, 300)      # ranks well, all far below 0.5
     t = choose_threshold(prob, labels)
     assert t == best_f1_threshold(prob, labels) and (prob >= t).sum() > 0.3 * len(prob)
+
+    from unpicker.train import default_threshold_rule
+
+    assert default_threshold_rule(prob, labels, True) == (t, "best cut")
+    calibrated = rng.random(300)
+    assert default_threshold_rule(calibrated, rng.random(300) < calibrated, True)[1] == "half F1"
+    assert default_threshold_rule(prob, labels, False) == (0.0, "one micrograph")
+    assert default_threshold_rule(prob[:30], labels[:30], True) == (0.5, "too few")
+    assert default_threshold_rule(rng.random(300), labels, True) == (0.0, "keep all")
 
 
 def test_threshold_line_says_which_rule_chose_the_threshold():

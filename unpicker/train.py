@@ -69,6 +69,8 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
+    threshold_rule: str = ""     # which rule of default_threshold_rule set the threshold ("given" if passed in)
+    capped: bool = False         # whether the step cap stopped training before its epochs were done
 
 
 def gpu_present() -> bool:
@@ -166,6 +168,15 @@ def step_cap(config: TrainConfig) -> int | None:
     return ENSEMBLE_MAX_STEPS if "+" in config.network else None
 
 
+def planned_steps(n_train: int, config: TrainConfig) -> tuple[int, int]:
+    """(steps training runs for, steps its epochs take) for ``n_train``
+    boxes: the first is the second cut to the step cap."""
+    batch = min(config.batch_size or max(DEFAULT_BATCH[n] for n in network_names(config.network)), n_train)
+    epochs_steps = max(train_epochs(config) * ROTATIONS_PER_EPOCH * n_train // batch, 1)
+    cap = step_cap(config)
+    return (min(epochs_steps, cap) if cap else epochs_steps), epochs_steps
+
+
 @dataclass
 class _Network:
     """One network being trained, alone or as an ensemble's member."""
@@ -256,9 +267,7 @@ def default_threshold(prob: np.ndarray, labels: np.ndarray, held_out_micrographs
     pick) when the validation boxes come from the micrograph trained on: its
     picks say little about other micrographs (on the real benchmark the
     threshold chosen on them removed true particles elsewhere)."""
-    if not held_out_micrographs and len(labels):
-        return 0.0
-    return choose_threshold(prob, labels)
+    return default_threshold_rule(prob, labels, held_out_micrographs)[0]
 
 
 def choose_threshold(prob: np.ndarray, labels: np.ndarray) -> float:
@@ -279,17 +288,53 @@ def choose_threshold(prob: np.ndarray, labels: np.ndarray) -> float:
     a few hundred validation picks that cut moved between 0.03 and 0.89 from
     run to run, and it lost held-out F1 against this rule on the benchmark
     (BENCHMARKS.md, "Half the validation F1")."""
+    return default_threshold_rule(prob, labels, True)[0]
+
+
+# The rules default_threshold_rule names. A threshold set by a calibration
+# rule ("half F1", "too few") carries over to another network trained the
+# same way (see refit_skipped); the F1-best cut belongs to one network's scores.
+CALIBRATED_RULES = ("half F1", "too few")
+
+
+def default_threshold_rule(prob: np.ndarray, labels: np.ndarray, held_out_micrographs: bool
+                           ) -> tuple[float, str]:
+    """:func:`default_threshold` and the rule that set it: "one micrograph",
+    "too few", "keep all", "half F1" or "best cut"."""
     labels = np.asarray(labels, bool)
+    if not held_out_micrographs and len(labels):
+        return 0.0, "one micrograph"
     if min(labels.sum(), (~labels).sum()) < MIN_PER_CLASS_FOR_THRESHOLD:
-        return 0.5
+        return 0.5, "too few"
     if out_of_bag_f1_gain(prob, labels) < MIN_F1_GAIN:
-        return 0.0
+        return 0.0, "keep all"
     threshold = best_f1(prob, labels) / 2
     if _f1(prob >= threshold, labels) < _f1(np.ones(len(labels), bool), labels):
         # scores far from calibrated (a network trained for a few steps sits
         # near the share of particles): fall back to the F1-best cut
-        return best_f1_threshold(prob, labels)
-    return threshold
+        return best_f1_threshold(prob, labels), "best cut"
+    return threshold, "half F1"
+
+
+def refit_skipped(result: TrainResult) -> str | None:
+    """Why no refit follows the training of ``result`` on every training
+    micrograph (None: one does).
+
+    A refit trains the same networks afresh, the same way, on the validation
+    micrographs too, and stores the threshold the validation set. That
+    carries over where the threshold comes from calibration ("half F1", or
+    0.5 with few validation boxes): the refitted scores are calibrated the
+    same way. It does not where it is one network's F1-best cut, nor where
+    the validation says to keep every pick. Where the step cap cut the
+    training short, the training set is large, the validation micrographs
+    add a small share to it, and a refit would take as long again."""
+    if result.threshold_rule == "keep all":
+        return "the validation micrographs say to keep every pick"
+    if result.threshold_rule not in CALIBRATED_RULES:
+        return f"the threshold ({result.threshold_rule}) belongs to the validated network's own scores"
+    if result.capped:
+        return "training stopped at the step cap; a refit would take as long again"
+    return None
 
 
 def _plot(history: list[dict], path: Path) -> None:
@@ -319,6 +364,7 @@ def train_model(
     settings: Preprocessing, config: TrainConfig, output: str | Path,
     extra_info: dict | None = None, out=sys.stdout, progress: bool = True,
     held_out_micrographs: bool = True, particle_share: float | None = None,
+    log: bool = True, threshold: float | None = None, final_checkpoint: bool = False,
 ) -> TrainResult:
     """Train, logging and checkpointing every ``config.log_every`` steps.
 
@@ -337,6 +383,14 @@ def train_model(
         particle_share: the share of particles among the user's picks, which
             the scores are calibrated to (default: that of ``train_y``; give
             it when the training set holds boxes that are not user picks).
+        log: the original's log lines, a checkpoint every ``config.log_every``
+            steps, the CSV and the plot; without it (a refit), only the
+            progress bar and the final model.
+        threshold: the default threshold to store (default: chosen on the
+            validation boxes, :func:`default_threshold_rule`).
+        final_checkpoint: also save the final model as ``output-STEP``, the
+            name the lowest-validation-error line then gives it (so that it
+            outlives a refit into ``output``).
     Writes ``output`` (+ weights), the checkpoints, ``output.log.csv`` and
     ``output.png``; returns the figures.
     """
@@ -359,14 +413,12 @@ def train_model(
     samples_per_epoch = ROTATIONS_PER_EPOCH * n_train
     steps_per_epoch = max(samples_per_epoch // batch, 1)
     epochs = train_epochs(config)
-    total_steps = max(epochs * samples_per_epoch // batch, 1)
-    cap = step_cap(config)
-    if cap and total_steps > cap:
+    total_steps, epochs_steps = planned_steps(n_train, config)
+    if total_steps < epochs_steps:
         why = "the default for an ensemble" if config.max_steps is None else "as asked"
-        print(f"Training {cap} steps ({cap * batch / samples_per_epoch:.1f} epochs) of the {total_steps} "
-              f"that {epochs} epochs take: at most {cap} steps, {why} (--max_steps; "
+        print(f"Training {total_steps} steps ({total_steps * batch / samples_per_epoch:.1f} epochs) of the "
+              f"{epochs_steps} that {epochs} epochs take: at most {total_steps} steps, {why} (--max_steps; "
               "0 trains every epoch)", file=out)
-        total_steps = cap
     nets = []
     for i, name in enumerate(names):
         own_batch = min(config.batch_size or DEFAULT_BATCH[name], batch)
@@ -374,7 +426,7 @@ def train_model(
         model = build_network(name, settings.resized_px)
         schedule = _compile(model, name, config.learning_rate, steps_per_epoch * updates, total_steps * updates)
         nets.append(_Network(name, model, own_batch, schedule, updates, member_views(config.tta, i, len(names))))
-    if ensemble:
+    if ensemble and log:
         print(f"Networks: {' and '.join(names)}, each learning from every batch; each classifies "
               f"{len(nets[0].views)} of the {config.tta} test-time views; the learning rate logged is "
               f"{names[0]}'s", file=out)
@@ -427,7 +479,7 @@ def train_model(
             os.replace(tmp, weights)
             members.append({"network": n.name, "weights": weights.name, "logit_shift": logit_shift})
         write_model_info(path, ModelInfo(config.network, settings, config.augmentation, threshold, step,
-                                         val_error, logit_shift, dict(extra_info),
+                                         None if math.isnan(val_error) else val_error, logit_shift, dict(extra_info),
                                          members if ensemble else []))
 
     def validate() -> tuple[float, np.ndarray]:
@@ -437,12 +489,13 @@ def train_model(
         prob = _sigmoid(margin(val_x))
         return _error_pct(prob, val_y), prob
 
-    print("Initialized!", file=out, flush=True)
+    if log:
+        print("Initialized!", file=out, flush=True)
     order, slots = epoch_order()
     pos = 0
-    bar = tqdm(total=total_steps, desc="Training", unit="step", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True)
-    with open(log_path, "w", newline="") as log_file:
+    bar = tqdm(total=total_steps, desc="Training" if log else "Refitting", unit="step", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    with open(log_path if log else os.devnull, "w", newline="") as log_file:
         writer = csv.DictWriter(log_file, fieldnames=fields)
         writer.writeheader()
         for step in range(total_steps):
@@ -456,7 +509,7 @@ def train_model(
                 xb = shift_boxes(xb, rng.integers(-shift, shift + 1, size=(len(xb), 2)))
             xb = xb[..., None]
             yb = labels[idx]
-            logging_step = step % config.log_every == 0
+            logging_step = log and step % config.log_every == 0
             if logging_step:
                 mb_error = _error_pct(_sigmoid(margin(xb, all_views=False)), yb.astype(bool))
             losses = []
@@ -488,12 +541,24 @@ def train_model(
     bar.close()
 
     final_error, prob = validate()
-    threshold = default_threshold(prob, val_y, held_out_micrographs)
+    if threshold is None:
+        threshold, rule = default_threshold_rule(prob, val_y, held_out_micrographs)
+    else:
+        rule = "given"
+    capped = total_steps < epochs_steps
+    if not log:
+        save(output, total_steps, final_error, threshold)
+        return TrainResult(final_error, -1, math.inf, output, threshold, history,
+                           time.perf_counter() - t_start, total_steps, rule, capped)
     print(f"Training completed, final validation error: {final_error:.1f}%", file=out)
     save(output, total_steps, final_error, threshold)
     print(f"Trained model saved in file {output}", file=out)
+    final_name = output
+    if final_checkpoint:
+        final_name = Path(f"{output}-{total_steps}")
+        save(final_name, total_steps, final_error, threshold)
     if final_error < best[0]:   # the final model competes with the checkpoints
-        best = (final_error, total_steps, output)
+        best = (final_error, total_steps, final_name)
     if best[1] >= 0:
         print(f"Lowest validation error: {best[0]:.1f}% at step {best[1]} (model {best[2]})", file=out)
     print(threshold_line(threshold, held_out_micrographs or not len(val_y), best_f1(prob, val_y)), file=out)
@@ -502,7 +567,8 @@ def train_model(
     except Exception as e:  # a plot is a convenience; never fail training for it
         print(f"Could not draw the training plot: {e}", file=sys.stderr)
     seconds = time.perf_counter() - t_start
-    return TrainResult(final_error, best[1], best[0], best[2], threshold, history, seconds, total_steps)
+    return TrainResult(final_error, best[1], best[0], best[2], threshold, history, seconds, total_steps,
+                       rule, capped)
 
 
 def threshold_line(threshold: float, held_out_micrographs: bool, validation_f1: float | None = None) -> str:

@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "0: only the user's picks)")
     p.add_argument("--validation_fraction", type=float, default=0.2,
                    help="fraction of the training micrographs held out for validation (default 0.2)")
+    p.add_argument("--no_refit", action="store_true",
+                   help="keep the validated model. By default, after training, the same networks are trained "
+                   "afresh on every training micrograph, the validation micrographs included, and stored with "
+                   "the threshold the validation set; not when the validation says to keep every pick or "
+                   "training stopped at the step cap (see the README)")
     p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable (default 66478)")
     p.add_argument("--precision", choices=["float32", "mixed"], default="float32",
                    help="mixed: compute in float16 with float32 weights (GPUs; slower than float32 for "
@@ -195,7 +200,36 @@ def main(argv: list[str] | None = None) -> int:
              "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
     user_picks = train_sel & ~ts.beside
-    train_model(ts.boxes[train_sel], ts.is_particle[train_sel], ts.boxes[val_sel], ts.is_particle[val_sel], settings,
-                config, args.train_output, extra, out=out, progress=not args.no_progress,
-                held_out_micrographs=bool(val_names), particle_share=float(ts.is_particle[user_picks].mean()))
+    refit = bool(val_names) and not args.no_refit
+    result = train_model(ts.boxes[train_sel], ts.is_particle[train_sel], ts.boxes[val_sel], ts.is_particle[val_sel],
+                         settings, config, args.train_output, extra, out=out, progress=not args.no_progress,
+                         held_out_micrographs=bool(val_names), particle_share=float(ts.is_particle[user_picks].mean()),
+                         final_checkpoint=refit)
+    if refit:
+        _refit(ts, settings, config, args, extra, result, out)
     return 1 if skipped else 0
+
+
+def _refit(ts, settings, config, args, extra: dict, validated, out) -> None:
+    """Train the networks afresh on every training micrograph into
+    ``--train_output``, with ``validated``'s threshold (see ``refit_skipped``)."""
+    from ..train import planned_steps, refit_skipped, train_model
+
+    validated_name = f"{args.train_output}-{validated.steps}"
+    why_not = refit_skipped(validated)
+    if why_not:
+        print(f"No refit on the validation micrographs: {why_not}", file=out)
+        return
+    steps = planned_steps(len(ts.boxes), config)[0]
+    print(f"Refitting on all {len(ts.names)} training micrographs, the validation micrographs included: "
+          f"{len(ts.boxes)} boxes, {steps} steps; the default threshold stays {validated.threshold:.3f} "
+          f"(the validated model is saved in file {validated_name}; --no_refit keeps it)", file=out)
+    refit_extra = {**extra, "training": {**extra["training"], "refit": {
+        "validated_model": Path(validated_name).name, "validation_error": validated.final_validation_error,
+        "validated_steps": validated.steps, "beside_boxes": int(ts.beside.sum())}}}
+    user_picks = ~ts.beside
+    empty = np.zeros((0, *ts.boxes.shape[1:]), np.float32)
+    train_model(ts.boxes, ts.is_particle, empty, np.zeros(0, bool), settings, config, args.train_output,
+                refit_extra, out=out, progress=not args.no_progress,
+                particle_share=float(ts.is_particle[user_picks].mean()), log=False, threshold=validated.threshold)
+    print(f"Refitted model saved in file {args.train_output}", file=out)
