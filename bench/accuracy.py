@@ -361,7 +361,7 @@ def main() -> None:
     tasks = [("table", ds, net, seed, *split(ds, names[ds]), args.tag)
              for seed in seeds for ds in args.datasets for net in ([] if args.curve_only else args.networks)]
     if not (args.quick or args.no_curve):
-        tasks += [("curve", ds, DEFAULT_NETWORK, 0, names[ds][:n], names[ds][8:], "_curve")
+        tasks += [("curve", ds, DEFAULT_NETWORK, 0, names[ds][:n], names[ds][8:], f"_curve{args.tag}")
                   for ds in args.datasets if ds in PICKERS for n in args.curve_sizes]
 
     def one(task):

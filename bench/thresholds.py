@@ -74,6 +74,8 @@ def main() -> None:
         val_names = info["training"]["validation_micrographs"]
         if not val_names:       # one training micrograph: no rule applies
             continue
+        if "refit" in info["training"]:   # the model scored was also trained on the validation micrographs
+            continue
         trained = set(info["training"]["micrographs"])
         test_names = sorted(p.name[: -len("_truth.star")] for p in work.glob("*_truth.star")
                             if p.name[: -len("_truth.star")] not in trained)

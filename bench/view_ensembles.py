@@ -68,6 +68,9 @@ def view_margins(data: str, seed: int, tag: str) -> dict:
     work = run_folder(data, "resnet", seed, tag)
     _, image_dir, _, _, _ = prepare(data)
     info, _ = read_model_info(work / "model.out")
+    if "refit" in info.extra["training"]:
+        raise SystemExit(f"{work}: refitted on its validation micrographs; run the benchmark with "
+                         "--train_args --no_refit for this analysis")
     settings = info.preprocessing
     boxes, labels = {"test": [], "val": []}, {"test": [], "val": []}
     for name in held_out(work):
