@@ -11,6 +11,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
@@ -24,6 +25,10 @@ from ..preprocess import Preprocessing
 from ..star import StarError
 from ..trainingset import read_training_file
 from .common import add_preprocessing_arguments, listed_micrographs
+
+if TYPE_CHECKING:   # annotations only; the command imports these once the data are read
+    from ..train import TrainConfig, TrainResult
+    from ..trainingdata import TrainingSet
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if skipped else 0
 
 
-def _refit(ts, settings, config, args, extra: dict, validated, out) -> None:
+def _refit(ts: TrainingSet, settings: Preprocessing, config: TrainConfig, args: argparse.Namespace,
+           extra: dict, validated: TrainResult, out: TextIO) -> None:
     """Train the networks afresh on every training micrograph into
     ``--train_output``, with ``validated``'s threshold (see ``refit_skipped``)."""
     from ..train import planned_steps, refit_skipped, train_model
