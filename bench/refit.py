@@ -51,6 +51,7 @@ def score(a: Path, b: Path) -> dict:
     truth, validated_score, kept = load_scores(a, test)
     truth_b, refit_score, _ = load_scores(b, test)
     assert np.array_equal(truth, truth_b), f"{a.name} and {b.name} score different picks"
+    validated_f1 = prf(kept, truth)[2]
     if refit:
         kept, final_score = refit_score >= info["threshold"], refit_score
     else:
@@ -63,7 +64,7 @@ def score(a: Path, b: Path) -> dict:
             "seconds": None, "extra": [f"refit composed from {a.name} and {b.name}" if refit else
                                        f"no refit: {a.name}"],
             "refit": refit, "threshold": info["threshold"],
-            "validated_f1": prf(kept if not refit else validated_score >= info["threshold"], truth)[2],
+            "validated_f1": validated_f1,
             "validated_auc": roc_auc(validated_score, truth)}
 
 
