@@ -35,17 +35,24 @@ sys.path.insert(0, str(HERE))
 from accuracy import DEFAULT_NETWORK, OUT, load_scores, prf, roc_auc  # noqa: E402
 
 
-def refitted(validated_log: str, info: dict) -> bool:
-    """Whether the command would have refitted after this validated run."""
-    line = re.search(r"^Default threshold for unpicker_eval.py: [\d.]+(.*)$", validated_log, re.M)
-    calibrated = "half the best F1" in line.group(1) or line.group(1) == ""   # or 0.5: few validation boxes
-    capped = re.search(r"^Training \d+ steps .* at most", validated_log, re.M) is not None
-    return bool(info["training"]["validation_micrographs"]) and info["threshold"] > 0 and calibrated and not capped
+def refitted(info: dict) -> bool:
+    """Whether the command would have refitted after this validated run
+    (its model file's ``threshold_rule`` and ``capped``, read by the
+    command's own rule, ``refit_skipped``)."""
+    from types import SimpleNamespace
+
+    from unpicker.train import refit_skipped
+
+    if "threshold_rule" not in info:
+        raise SystemExit("the validated run's model file does not say which rule set its threshold"
+                         " (written before 2026-11-28); re-run it")
+    result = SimpleNamespace(threshold_rule=info["threshold_rule"], capped=info["capped"])
+    return bool(info["training"]["validation_micrographs"]) and refit_skipped(result) is None
 
 
 def score(a: Path, b: Path) -> dict:
     info = json.loads((a / "model.out").read_text())
-    refit = refitted((a / "log.txt").read_text(), info)
+    refit = refitted(info)
     trained = set(info["training"]["micrographs"])
     test = sorted(n for n in (p.name[: -len("_truth.star")] for p in b.glob("*_truth.star")) if n not in trained)
     truth, validated_score, kept = load_scores(a, test)

@@ -111,6 +111,9 @@ def test_default_training_refits_on_the_validation_micrographs_too(trained):
     assert validated.step == int(refit.group(4)) and round(validated.validation_error, 1) == float(completed.group(1))
     assert info.threshold == validated.threshold and f"{info.threshold:.3f}" == refit.group(3)
     assert info.threshold not in (0.0, 0.5)     # the half-F1 rule, which carries over
+    # the model files say which rule set the threshold and whether the step cap bound
+    assert info.extra["threshold_rule"] == validated.extra["threshold_rule"] == "half F1"
+    assert info.extra["capped"] is validated.extra["capped"] is False
     # every user pick and every box beside a particle, validation micrographs included
     n_picks = sum(len(read_training_file(folder / f"{n}_autopick_train.star").xy) for n in names[:3])
     training = info.extra["training"]
@@ -699,10 +702,15 @@ def test_default_threshold_falls_back_to_the_best_cut_for_uncalibrated_scores():
 def test_threshold_line_says_which_rule_chose_the_threshold():
     from unpicker.train import threshold_line
 
-    assert "half the best F1" in threshold_line(0.44, True, 0.88) and "0.880" in threshold_line(0.44, True, 0.88)
-    assert "half the best" not in threshold_line(0.13, True, 0.88) and "maximises F1" in threshold_line(0.13, True, 0.88)
-    assert threshold_line(0.5, True, 0.7).endswith("0.500")      # too few validation boxes
-    assert "not expected" in threshold_line(0.0, True, 0.9) and "one training" in threshold_line(0.0, False)
+    half = threshold_line(0.44, "half F1", 0.88)
+    assert "half the best F1" in half and "0.880" in half and half.startswith("Default threshold for unpicker_eval.py: 0.440")
+    assert "maximises F1" in threshold_line(0.13, "best cut", 0.88)
+    # 0.5 with a validation F1 of exactly 1.0 is still the too-few rule, not half of it
+    assert "fewer than 20" in threshold_line(0.5, "too few", 1.0)
+    assert "half the best" not in threshold_line(0.5, "too few", 1.0)
+    assert "not expected" in threshold_line(0.0, "keep all", 0.9)
+    assert "one training" in threshold_line(0.0, "one micrograph")
+    assert threshold_line(0.3, "given").endswith("0.300")
 
 
 def test_logit_shift_undoes_class_weighting():

@@ -364,7 +364,8 @@ def train_model(
     settings: Preprocessing, config: TrainConfig, output: str | Path,
     extra_info: dict | None = None, out=sys.stdout, progress: bool = True,
     held_out_micrographs: bool = True, particle_share: float | None = None,
-    log: bool = True, threshold: float | None = None, final_checkpoint: bool = False,
+    log: bool = True, threshold: float | None = None, threshold_rule: str = "given",
+    final_checkpoint: bool = False,
 ) -> TrainResult:
     """Train, logging and checkpointing every ``config.log_every`` steps.
 
@@ -388,6 +389,8 @@ def train_model(
             progress bar and the final model.
         threshold: the default threshold to store (default: chosen on the
             validation boxes, :func:`default_threshold_rule`).
+        threshold_rule: the rule that chose a given ``threshold`` (a refit
+            passes the validated training's).
         final_checkpoint: also save the final model as ``output-STEP``, the
             name the lowest-validation-error line then gives it (so that it
             outlives a refit into ``output``).
@@ -542,14 +545,14 @@ def train_model(
 
     final_error, prob = validate()
     if threshold is None:
-        threshold, rule = default_threshold_rule(prob, val_y, held_out_micrographs)
-    else:
-        rule = "given"
+        threshold, threshold_rule = default_threshold_rule(prob, val_y, held_out_micrographs)
     capped = total_steps < epochs_steps
+    # stored so that the model file says what refit_skipped decides by
+    extra_info = {**extra_info, "threshold_rule": threshold_rule, "capped": capped}
     if not log:
         save(output, total_steps, final_error, threshold)
         return TrainResult(final_error, -1, math.inf, output, threshold, history,
-                           time.perf_counter() - t_start, total_steps, rule, capped)
+                           time.perf_counter() - t_start, total_steps, threshold_rule, capped)
     print(f"Training completed, final validation error: {final_error:.1f}%", file=out)
     save(output, total_steps, final_error, threshold)
     print(f"Trained model saved in file {output}", file=out)
@@ -561,32 +564,33 @@ def train_model(
         best = (final_error, total_steps, final_name)
     if best[1] >= 0:
         print(f"Lowest validation error: {best[0]:.1f}% at step {best[1]} (model {best[2]})", file=out)
-    print(threshold_line(threshold, held_out_micrographs or not len(val_y), best_f1(prob, val_y)), file=out)
+    print(threshold_line(threshold, threshold_rule, best_f1(prob, val_y) if len(val_y) else None), file=out)
     try:
         _plot(history, Path(str(output) + ".png"))
     except Exception as e:  # a plot is a convenience; never fail training for it
         print(f"Could not draw the training plot: {e}", file=sys.stderr)
     seconds = time.perf_counter() - t_start
     return TrainResult(final_error, best[1], best[0], best[2], threshold, history, seconds, total_steps,
-                       rule, capped)
+                       threshold_rule, capped)
 
 
-def threshold_line(threshold: float, held_out_micrographs: bool, validation_f1: float | None = None) -> str:
-    """The log line that states the stored default threshold and why;
-    ``validation_f1`` is the best F1 on the validation boxes."""
-    if threshold == 0.0 and not held_out_micrographs:
-        why = (" (keep every pick: with one training micrograph the network cannot be checked on a"
-               " micrograph it has not seen; clean a second one, or choose --threshold from the score"
-               " histogram of unpicker_eval.py)")
-    elif threshold == 0.0:
-        why = (" (keep every pick: on the validation micrographs removing picks is not expected"
-               f" to gain {MIN_F1_GAIN} F1; --threshold overrides)")
-    elif validation_f1 is not None and threshold == validation_f1 / 2:
-        why = (f" (half the best F1 of the kept picks on the validation micrographs, {validation_f1:.3f}:"
-               " for calibrated probabilities the threshold of the highest expected F1)")
-    elif threshold == 0.5:
-        why = ""
-    else:
-        why = (" (maximises F1 of the kept picks on the validation micrographs: their scores are too far"
-               " from calibrated for half that F1)")
+def threshold_line(threshold: float, rule: str, validation_f1: float | None = None) -> str:
+    """The log line that states the stored default threshold and why.
+
+    ``rule``: the name :func:`default_threshold_rule` gave it ("given": set
+    by the caller); ``validation_f1``: the best F1 on the validation boxes."""
+    whys = {
+        "one micrograph": ("keep every pick: with one training micrograph the network cannot be checked on a"
+                           " micrograph it has not seen; clean a second one, or choose --threshold from the"
+                           " score histogram of unpicker_eval.py"),
+        "keep all": ("keep every pick: on the validation micrographs removing picks is not expected"
+                     f" to gain {MIN_F1_GAIN} F1; --threshold overrides"),
+        "half F1": (f"half the best F1 of the kept picks on the validation micrographs, {validation_f1 or 0:.3f}:"
+                    " for calibrated probabilities the threshold of the highest expected F1"),
+        "too few": (f"even odds: fewer than {MIN_PER_CLASS_FOR_THRESHOLD} validation boxes of a class"
+                    " to choose one by"),
+        "best cut": ("maximises F1 of the kept picks on the validation micrographs: their scores are too far"
+                     " from calibrated for half that F1"),
+    }
+    why = f" ({whys[rule]})" if rule in whys else ""
     return f"Default threshold for unpicker_eval.py: {threshold:.3f}{why}"

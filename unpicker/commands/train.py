@@ -237,5 +237,6 @@ def _refit(ts: TrainingSet, settings: Preprocessing, config: TrainConfig, args: 
     empty = np.zeros((0, *ts.boxes.shape[1:]), np.float32)
     train_model(ts.boxes, ts.is_particle, empty, np.zeros(0, bool), settings, config, args.train_output,
                 refit_extra, out=out, progress=not args.no_progress,
-                particle_share=float(ts.is_particle[user_picks].mean()), log=False, threshold=validated.threshold)
+                particle_share=float(ts.is_particle[user_picks].mean()), log=False, threshold=validated.threshold,
+                threshold_rule=validated.threshold_rule)
     print(f"Refitted model saved in file {args.train_output}", file=out)
