@@ -69,7 +69,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
-    threshold_rule: str = ""     # which rule of default_threshold_rule set the threshold ("given" if passed in)
+    threshold_rule: str = ""     # which rule of default_threshold_rule set the threshold (a passed-in one: as the caller says)
     capped: bool = False         # whether the step cap stopped training before its epochs were done
 
 
