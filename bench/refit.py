@@ -5,6 +5,8 @@ trains the same networks afresh on every training micrograph and stores the
 validated run's threshold, where ``train.refit_skipped`` allows. Training is
 repeatable on a CPU for a given seed, so the refitted model is exactly the
 one ``--validation_fraction 0`` trains (checked: every held-out score equal).
+Run both tags on the same CPU model: on another, a seed's training differs
+slightly (BENCHMARKS.md, "The real-data rows re-run with the command itself").
 This script therefore scores, for each run folder of tag B (trained with
 ``--train_args "--validation_fraction 0"``), the refitted default: B's
 scores under the threshold stored by the matching validated run of tag A,

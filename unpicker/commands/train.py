@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "afresh on every training micrograph, the validation micrographs included, and stored with "
                    "the threshold the validation set; not when the validation says to keep every pick or "
                    "training stopped at the step cap (see the README)")
-    p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable (default 66478)")
+    p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable on the same CPU model (default 66478)")
     p.add_argument("--precision", choices=["float32", "mixed"], default="float32",
                    help="mixed: compute in float16 with float32 weights (GPUs; slower than float32 for "
                    "the built-in networks, see BENCHMARKS.md) (default float32)")
