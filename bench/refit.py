@@ -41,15 +41,13 @@ def refitted(info: dict) -> bool:
     """Whether the command would have refitted after this validated run
     (its model file's ``threshold_rule`` and ``capped``, read by the
     command's own rule, ``refit_skipped``)."""
-    from types import SimpleNamespace
-
     from unpicker.train import refit_skipped
 
     if "threshold_rule" not in info:
         raise SystemExit("the validated run's model file does not say which rule set its threshold"
                          " (written before 2026-11-28); re-run it")
-    result = SimpleNamespace(threshold_rule=info["threshold_rule"], capped=info["capped"])
-    return bool(info["training"]["validation_micrographs"]) and refit_skipped(result) is None
+    return (bool(info["training"]["validation_micrographs"])
+            and refit_skipped(info["threshold_rule"], info["capped"]) is None)
 
 
 def score(a: Path, b: Path) -> dict:

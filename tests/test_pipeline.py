@@ -534,15 +534,12 @@ def test_no_refit_keeps_the_validated_model(tmp_path, capsys):
 
 
 def test_refit_only_where_the_threshold_carries_over_and_training_was_not_capped():
-    from unpicker.train import TrainResult, refit_skipped
+    from unpicker.train import refit_skipped
 
-    def result(rule, capped=False):
-        return TrainResult(5.0, 10, 5.0, None, 0.4, threshold_rule=rule, capped=capped)
-
-    assert refit_skipped(result("half F1")) is None and refit_skipped(result("too few")) is None
-    assert "keep every pick" in refit_skipped(result("keep all"))
-    assert "own scores" in refit_skipped(result("best cut"))
-    assert "step cap" in refit_skipped(result("half F1", capped=True))
+    assert refit_skipped("half F1", False) is None and refit_skipped("too few", False) is None
+    assert "keep every pick" in refit_skipped("keep all", False)
+    assert "own scores" in refit_skipped("best cut", False)
+    assert "step cap" in refit_skipped("half F1", True)
 
 
 def test_ensemble_files_of_the_earlier_layout_still_load(tmp_path):

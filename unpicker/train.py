@@ -316,9 +316,11 @@ def default_threshold_rule(prob: np.ndarray, labels: np.ndarray, held_out_microg
     return threshold, "half F1"
 
 
-def refit_skipped(result: TrainResult) -> str | None:
-    """Why no refit follows the training of ``result`` on every training
-    micrograph (None: one does).
+def refit_skipped(threshold_rule: str, capped: bool) -> str | None:
+    """Why no refit on every training micrograph follows a validated training
+    whose threshold ``threshold_rule`` chose and which the step cap cut short
+    or not (``capped``); None: one does. Both are a ``TrainResult``'s fields
+    and are stored in its model file.
 
     A refit trains the same networks afresh, the same way, on the validation
     micrographs too, and stores the threshold the validation set. That
@@ -328,11 +330,11 @@ def refit_skipped(result: TrainResult) -> str | None:
     the validation says to keep every pick. Where the step cap cut the
     training short, the training set is large, the validation micrographs
     add a small share to it, and a refit would take as long again."""
-    if result.threshold_rule == "keep all":
+    if threshold_rule == "keep all":
         return "the validation micrographs say to keep every pick"
-    if result.threshold_rule not in CALIBRATED_RULES:
-        return f"the threshold ({result.threshold_rule}) belongs to the validated network's own scores"
-    if result.capped:
+    if threshold_rule not in CALIBRATED_RULES:
+        return f"the threshold ({threshold_rule}) belongs to the validated network's own scores"
+    if capped:
         return "training stopped at the step cap; a refit would take as long again"
     return None
 

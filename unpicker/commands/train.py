@@ -222,7 +222,7 @@ def _refit(ts: TrainingSet, settings: Preprocessing, config: TrainConfig, args: 
     from ..train import planned_steps, refit_skipped, train_model
 
     validated_name = f"{args.train_output}-{validated.steps}"
-    why_not = refit_skipped(validated)
+    why_not = refit_skipped(validated.threshold_rule, validated.capped)
     if why_not:
         print(f"No refit on the validation micrographs: {why_not}", file=out)
         return
