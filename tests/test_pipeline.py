@@ -90,6 +90,7 @@ def test_training_log_lines_checkpoints_csv_and_plot(trained):
                            r"\(--beside_negatives 0\.5\)$", log, re.M).group(1))
     assert beside > 0 and info.extra["training"]["beside_boxes"] == beside
     assert info.extra["training"]["shift_px"] == 2   # a sixteenth of the 32-px resized box
+    assert info.extra["training"]["precision"] == "float32"
     val_names = info.extra["training"]["validation_micrographs"]
     n_val = sum(len(read_training_file(folder / f"{n}_autopick_train.star").xy) for n in val_names)
     assert f"using {n_val} particles for validation" in log
@@ -842,6 +843,8 @@ def test_precision_setting_sets_the_keras_policy():
     try:
         configure_backend(1, None, "mixed")
         assert keras.mixed_precision.dtype_policy().name == "mixed_float16"
+        configure_backend(1, None, "bfloat16")
+        assert keras.mixed_precision.dtype_policy().name == "mixed_bfloat16"
     finally:
         configure_backend(1, None, "float32")
     assert keras.mixed_precision.dtype_policy().name == "float32"

@@ -56,7 +56,7 @@ class TrainConfig:
     num_cores: int = 4
     log_every: int = LOG_EVERY
     tta: int = 4                          # symmetries averaged at validation and evaluation
-    precision: str = "float32"            # or "mixed" (see configure_backend)
+    precision: str = "float32"            # or "mixed", "bfloat16" (see configure_backend)
 
 
 @dataclass
@@ -93,14 +93,17 @@ def gpu_present() -> bool:
     return False
 
 
-PRECISIONS = ("float32", "mixed")
+PRECISIONS = ("float32", "mixed", "bfloat16")
+_POLICIES = {"float32": "float32", "mixed": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
 
 def configure_backend(num_cores: int, seed: int | None, precision: str = "float32") -> None:
     """Threads (TensorFlow), determinism, and the numeric precision; call
     before building a model. ``mixed`` computes in float16 with float32
     weights; it is not the default even on a GPU, where these small networks
-    trained slower with it (BENCHMARKS.md, "On a GPU")."""
+    trained slower with it (BENCHMARKS.md, "On a GPU"). ``bfloat16`` computes
+    in bfloat16 with float32 weights, for CPUs with bfloat16 instructions
+    (BENCHMARKS.md, "Training")."""
     import keras
 
     if precision not in PRECISIONS:
@@ -115,7 +118,7 @@ def configure_backend(num_cores: int, seed: int | None, precision: str = "float3
             pass  # already initialised in this process (tests); keep its setting
         if seed is not None and not gpu_present():
             tf.config.experimental.enable_op_determinism()
-    keras.mixed_precision.set_global_policy("mixed_float16" if precision == "mixed" else "float32")
+    keras.mixed_precision.set_global_policy(_POLICIES[precision])
     if seed is not None:
         keras.utils.set_random_seed(seed)
 

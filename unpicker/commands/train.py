@@ -82,9 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "the threshold the validation set; not when the validation says to keep every pick or "
                    "training stopped at the step cap (see the README)")
     p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable on the same CPU model (default 66478)")
-    p.add_argument("--precision", choices=["float32", "mixed"], default="float32",
+    p.add_argument("--precision", choices=["float32", "mixed", "bfloat16"], default="float32",
                    help="mixed: compute in float16 with float32 weights (GPUs; slower than float32 for "
-                   "the built-in networks, see BENCHMARKS.md) (default float32)")
+                   "the built-in networks, see BENCHMARKS.md); bfloat16: compute in bfloat16 with float32 "
+                   "weights (CPUs with bfloat16 instructions, AVX512_BF16 or AMX) (default float32)")
     return p
 
 
@@ -201,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
                           "particles": n_p, "non_particles": n_n,
                           "beside_negatives": args.beside_negatives, "beside_boxes": n_beside,
-                          "shift_px": shift_px, "num_epochs": train_epochs(config)},
+                          "shift_px": shift_px, "num_epochs": train_epochs(config),
+                          "precision": args.precision},
              "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
     user_picks = train_sel & ~ts.beside
