@@ -913,3 +913,21 @@ def test_one_training_micrograph_stores_keep_everything(tmp_path):
 
 def test_same_seed_gives_the_same_model_on_cpu(tmp_path):
     np.testing.assert_array_equal(_train_small(tmp_path, "a"), _train_small(tmp_path, "b"))
+
+
+def test_bfloat16_training_learns_the_boxes(tmp_path):
+    """``--precision bfloat16`` trains in bfloat16 with float32 weights; the
+    model it saves separates the validation boxes as a float32 one does."""
+    import keras
+    from unpicker.train import configure_backend
+
+    rng = np.random.default_rng(0)              # _train_small's boxes: its labels
+    rng.normal(size=(160, 16, 16))
+    labels = (rng.random(160) < 0.5)[120:]
+    try:
+        prob = _train_small(tmp_path, "bf16", precision="bfloat16")
+        assert keras.mixed_precision.dtype_policy().name == "mixed_bfloat16"   # what it trained under
+    finally:
+        configure_backend(2, None, "float32")
+    assert np.isfinite(prob).all()
+    assert prob[labels].min() > prob[~labels].max()
