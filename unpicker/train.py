@@ -93,8 +93,9 @@ def gpu_present() -> bool:
     return False
 
 
-PRECISIONS = ("float32", "mixed", "bfloat16")
+# --precision's choices and the Keras dtype policy each sets
 _POLICIES = {"float32": "float32", "mixed": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+PRECISIONS = tuple(_POLICIES)
 
 
 def configure_backend(num_cores: int, seed: int | None, precision: str = "float32") -> None:

@@ -23,6 +23,7 @@ from ..files import find_by_suffix
 from ..mrcio import MicrographError, read_pixel_size, resolve_apix
 from ..preprocess import Preprocessing
 from ..star import StarError
+from ..train import PRECISIONS
 from ..trainingset import read_training_file
 from .common import add_preprocessing_arguments, listed_micrographs
 
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "the threshold the validation set; not when the validation says to keep every pick or "
                    "training stopped at the step cap (see the README)")
     p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable on the same CPU model (default 66478)")
-    p.add_argument("--precision", choices=["float32", "mixed", "bfloat16"], default="float32",
+    p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="mixed: compute in float16 with float32 weights (GPUs; slower than float32 for "
                    "the built-in networks, see BENCHMARKS.md); bfloat16: compute in bfloat16 with float32 "
                    "weights (CPUs with bfloat16 instructions, AVX512_BF16 or AMX) (default float32)")
