@@ -68,6 +68,12 @@ def expected_f1_threshold(p: np.ndarray) -> float:
     return float(p[int(np.argmax(f1))])
 
 
+def held_out_names(work: Path, trained: set[str]) -> list[str]:
+    """The micrographs of run folder ``work`` that its model did not train on."""
+    names = (p.name[: -len("_truth.star")] for p in work.glob("*_truth.star"))
+    return sorted(n for n in names if n not in trained)
+
+
 def best_f1_by_group(scores: list[np.ndarray], truths: list[np.ndarray]) -> float:
     """The highest F1 of the kept picks over all the groups together when each
     group (a micrograph) gets its own threshold.
@@ -104,9 +110,7 @@ def per_micrograph(pattern: str) -> None:
         if not (work / "model.out").exists():
             continue
         trained = set(json.loads((work / "model.out").read_text())["training"]["micrographs"])
-        test_names = sorted(p.name[: -len("_truth.star")] for p in work.glob("*_truth.star")
-                            if p.name[: -len("_truth.star")] not in trained)
-        per = [load_scores(work, [name]) for name in test_names]
+        per = [load_scores(work, [name]) for name in held_out_names(work, trained)]
         truth, score, kept = (np.concatenate(a) for a in zip(*per))
         row = [prf(kept, truth)[2], best_f1_by_group([score], [truth]),
                best_f1_by_group([p[1] for p in per], [p[0] for p in per])]
@@ -139,9 +143,7 @@ def main() -> None:
             continue
         if "refit" in info["training"]:   # the model scored was also trained on the validation micrographs
             continue
-        trained = set(info["training"]["micrographs"])
-        test_names = sorted(p.name[: -len("_truth.star")] for p in work.glob("*_truth.star")
-                            if p.name[: -len("_truth.star")] not in trained)
+        test_names = held_out_names(work, set(info["training"]["micrographs"]))
         yv, sv, _ = load_scores(work, val_names)
         yt, st, _ = load_scores(work, test_names)
 

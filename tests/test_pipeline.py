@@ -865,19 +865,25 @@ def test_threshold_keeps_everything_when_the_network_gains_too_little():
     assert 0.2 < t < 0.6 and MIN_F1_GAIN > 0
 
 
+def _small_boxes():
+    """160 separable 16-px boxes and their labels (particles: a bright centre)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 16, 16)).astype(np.float32)
+    y = rng.random(160) < 0.5
+    x[y, 6:10, 6:10] += 2.0
+    return x, y
+
+
 def _train_small(folder, tag, held_out_micrographs=True, **config_args):
-    """Train on 120 separable 16-px boxes; return the model's scores of 40 others
-    (the validation boxes)."""
+    """Train on the first 120 of ``_small_boxes``; return the model's scores of
+    the other 40 (the validation boxes)."""
     import io
 
     from unpicker.model import build_network, ensemble_probability
     from unpicker.preprocess import Preprocessing
     from unpicker.train import TrainConfig, train_model
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(160, 16, 16)).astype(np.float32)
-    y = rng.random(160) < 0.5
-    x[y, 6:10, 6:10] += 2.0
+    x, y = _small_boxes()
     settings = Preprocessing(boxsize_px=16, resized_px=16)
     config = TrainConfig(**{"num_epochs": 2, "seed": 7, "num_cores": 2, "batch_size": 32, **config_args})
     r = train_model(x[:120], y[:120], x[120:], y[120:], settings, config, folder / f"{tag}.out",
@@ -921,9 +927,7 @@ def test_bfloat16_training_learns_the_boxes(tmp_path):
     import keras
     from unpicker.train import configure_backend
 
-    rng = np.random.default_rng(0)              # _train_small's boxes: its labels
-    rng.normal(size=(160, 16, 16))
-    labels = (rng.random(160) < 0.5)[120:]
+    labels = _small_boxes()[1][120:]
     try:
         prob = _train_small(tmp_path, "bf16", precision="bfloat16")
         assert keras.mixed_precision.dtype_policy().name == "mixed_bfloat16"   # what it trained under
