@@ -921,17 +921,26 @@ def test_same_seed_gives_the_same_model_on_cpu(tmp_path):
     np.testing.assert_array_equal(_train_small(tmp_path, "a"), _train_small(tmp_path, "b"))
 
 
-def test_bfloat16_training_learns_the_boxes(tmp_path):
+def test_bfloat16_training_learns_the_boxes(tmp_path, monkeypatch):
     """``--precision bfloat16`` trains in bfloat16 with float32 weights; the
-    model it saves separates the validation boxes as a float32 one does."""
+    model it saves separates the validation boxes as a float32 one does, and
+    models built after the training are float32 again."""
     import keras
-    from unpicker.train import configure_backend
+    from unpicker import model as m
 
+    built_under = []
+
+    def spy(name, size):
+        net = build(name, size)
+        built_under.append(net.layers[1].dtype_policy.name)
+        return net
+
+    build = m.build_network
+    monkeypatch.setattr(m, "build_network", spy)
     labels = _small_boxes()[1][120:]
-    try:
-        prob = _train_small(tmp_path, "bf16", precision="bfloat16")
-        assert keras.mixed_precision.dtype_policy().name == "mixed_bfloat16"   # what it trained under
-    finally:
-        configure_backend(2, None, "float32")
+    prob = _train_small(tmp_path, "bf16", precision="bfloat16")
+    assert built_under[0] == "mixed_bfloat16"                        # what it trained under
+    assert keras.mixed_precision.dtype_policy().name == "float32"    # put back after it
+    assert built_under[-1] == "float32"                              # _train_small's own model, built after
     assert np.isfinite(prob).all()
     assert prob[labels].min() > prob[~labels].max()

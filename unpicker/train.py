@@ -13,6 +13,7 @@ class, so every removed pick is used once and neither class dominates.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import os
 import sys
@@ -365,6 +366,23 @@ def _plot(history: list[dict], path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _keeps_dtype_policy(fn):
+    """Run ``fn`` and put back the Keras dtype policy it found: a training
+    sets its precision's policy (:func:`configure_backend`) for its own
+    networks only, not for models built after it in the same process."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import keras
+
+        policy = keras.mixed_precision.dtype_policy()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+    return wrapper
+
+
+@_keeps_dtype_policy
 def train_model(
     train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
     settings: Preprocessing, config: TrainConfig, output: str | Path,
