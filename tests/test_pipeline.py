@@ -90,7 +90,12 @@ def test_training_log_lines_checkpoints_csv_and_plot(trained):
                            r"\(--beside_negatives 0\.5\)$", log, re.M).group(1))
     assert beside > 0 and info.extra["training"]["beside_boxes"] == beside
     assert info.extra["training"]["shift_px"] == 2   # a sixteenth of the 32-px resized box
-    assert info.extra["training"]["precision"] == "float32"
+    # --precision auto: bfloat16 on a CPU with bfloat16 instructions, float32 elsewhere
+    from unpicker.train import resolve_training_precision
+
+    precision = resolve_training_precision("auto")
+    assert f"Training arithmetic: {precision} (chosen for this CPU)\n" in log
+    assert info.extra["training"]["precision"] == precision
     val_names = info.extra["training"]["validation_micrographs"]
     n_val = sum(len(read_training_file(folder / f"{n}_autopick_train.star").xy) for n in val_names)
     assert f"using {n_val} particles for validation" in log
@@ -850,7 +855,21 @@ def test_precision_setting_sets_the_keras_policy():
     assert keras.mixed_precision.dtype_policy().name == "float32"
     with pytest.raises(ValueError, match="precision"):
         configure_backend(1, None, "half")
-    assert train_cmd.build_parser().parse_args([]).precision == "float32"
+    assert train_cmd.build_parser().parse_args([]).precision == "auto"
+
+
+def test_training_precision_auto_follows_evaluations_rule(monkeypatch):
+    from unpicker import model as m
+    from unpicker.train import resolve_training_precision
+
+    monkeypatch.setattr(m, "resolve_precision", lambda p: "bfloat16" if p == "auto" else p)
+    assert resolve_training_precision("auto") == "bfloat16"
+    monkeypatch.setattr(m, "resolve_precision", lambda p: "float32" if p == "auto" else p)
+    assert resolve_training_precision("auto") == "float32"
+    for given in ("float32", "mixed", "bfloat16"):       # asked for: as given, whatever the CPU
+        assert resolve_training_precision(given) == given
+    with pytest.raises(ValueError, match="precision must be auto or one of"):
+        resolve_training_precision("half")
 
 
 def test_threshold_keeps_everything_when_the_network_gains_too_little():

@@ -115,7 +115,9 @@ def resolve_precision(precision: str) -> str:
     """``auto`` → ``bfloat16`` when TensorFlow runs the network on a CPU with
     native bfloat16 (:func:`cpu_has_bfloat16`), else ``float32``; other values
     as given. A GPU gets float32 (its network time is already small); so do
-    the other backends (JAX on this CPU: no faster in bfloat16; BENCHMARKS.md)."""
+    the other backends (JAX on this CPU: no faster in bfloat16; BENCHMARKS.md).
+    Training's ``auto`` is the same rule
+    (:func:`unpicker.train.resolve_training_precision`)."""
     if precision not in INFERENCE_PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(INFERENCE_PRECISIONS)}, not {precision!r}")
     if precision != "auto":

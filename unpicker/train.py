@@ -99,6 +99,23 @@ _POLICIES = {"float32": "float32", "mixed": "mixed_float16", "bfloat16": "mixed_
 PRECISIONS = tuple(_POLICIES)
 
 
+def resolve_training_precision(precision: str) -> str:
+    """``auto`` → the arithmetic evaluation's ``auto`` chooses
+    (:func:`unpicker.model.resolve_precision`): ``bfloat16`` when TensorFlow
+    trains on a CPU with native bfloat16 instructions (AVX512_BF16 or AMX) and
+    no GPU, else ``float32``. On an Intel Xeon with AMX bfloat16 trained 1.3x
+    as fast, with F1 within the seeds' spread of float32's on all five
+    benchmark sets (BENCHMARKS.md, "Training"). Other values of
+    :data:`PRECISIONS` as given."""
+    if precision == "auto":
+        from .model import resolve_precision
+
+        return resolve_precision("auto")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be auto or one of {', '.join(PRECISIONS)}, not {precision!r}")
+    return precision
+
+
 def configure_backend(num_cores: int, seed: int | None, precision: str = "float32") -> None:
     """Threads (TensorFlow), determinism, and the numeric precision; call
     before building a model. ``mixed`` computes in float16 with float32

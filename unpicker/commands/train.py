@@ -83,10 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "the threshold the validation set; not when the validation says to keep every pick or "
                    "training stopped at the step cap (see the README)")
     p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable on the same CPU model (default 66478)")
-    p.add_argument("--precision", choices=PRECISIONS, default="float32",
-                   help="mixed: compute in float16 with float32 weights (GPUs; slower than float32 for "
-                   "the built-in networks, see BENCHMARKS.md); bfloat16: compute in bfloat16 with float32 "
-                   "weights (CPUs with bfloat16 instructions, AVX512_BF16 or AMX) (default float32)")
+    p.add_argument("--precision", choices=("auto", *PRECISIONS), default="auto",
+                   help="the networks' arithmetic. auto (default): bfloat16 when TensorFlow trains on a CPU with "
+                   "bfloat16 instructions (AVX512_BF16 or AMX), else float32. bfloat16: compute in bfloat16 with "
+                   "float32 weights; mixed: compute in float16 with float32 weights (GPUs; slower than float32 "
+                   "for the built-in networks, see BENCHMARKS.md)")
     return p
 
 
@@ -194,17 +195,20 @@ def main(argv: list[str] | None = None) -> int:
 
     keras = import_keras()
 
-    from ..train import TrainConfig, train_epochs, train_model
+    from ..train import TrainConfig, resolve_training_precision, train_epochs, train_model
 
+    precision = resolve_training_precision(args.precision)
+    print(f"Training arithmetic: {precision}" + (" (chosen for this CPU)" if args.precision == "auto" else ""),
+          file=out)
     config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, augmentation=args.augmentation, seed=args.seed,
-                         num_cores=args.num_cores, tta=args.tta, precision=args.precision,
+                         num_cores=args.num_cores, tta=args.tta, precision=precision,
                          max_steps=args.max_steps, shift_px=shift_px)
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
                           "particles": n_p, "non_particles": n_n,
                           "beside_negatives": args.beside_negatives, "beside_boxes": n_beside,
                           "shift_px": shift_px, "num_epochs": train_epochs(config),
-                          "precision": args.precision},
+                          "precision": precision},
              "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
     user_picks = train_sel & ~ts.beside
