@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from unpicker.preprocess import Preprocessing  # noqa: E402
-from unpicker.train import PRECISIONS, TrainConfig, resolve_training_precision, train_model  # noqa: E402
+from unpicker.train import TRAINING_PRECISIONS, TrainConfig, resolve_training_precision, train_model  # noqa: E402
 
 
 def device(cores: int) -> str:
@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--boxes", type=int, default=8478)
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--precision", default="auto", choices=("auto", *PRECISIONS),
+    ap.add_argument("--precision", default="auto", choices=TRAINING_PRECISIONS,
                     help="as unpicker_train.py --precision (default auto: bfloat16 on a CPU with bfloat16 "
                          "instructions, else float32)")
     ap.add_argument("--refit", action="store_true",

@@ -97,6 +97,7 @@ def gpu_present() -> bool:
 # --precision's choices and the Keras dtype policy each sets
 _POLICIES = {"float32": "float32", "mixed": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 PRECISIONS = tuple(_POLICIES)
+TRAINING_PRECISIONS = ("auto", *PRECISIONS)   # unpicker_train.py --precision's choices
 
 
 def resolve_training_precision(precision: str) -> str:

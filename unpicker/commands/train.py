@@ -23,7 +23,7 @@ from ..files import find_by_suffix
 from ..mrcio import MicrographError, read_pixel_size, resolve_apix
 from ..preprocess import Preprocessing
 from ..star import StarError
-from ..train import PRECISIONS
+from ..train import TRAINING_PRECISIONS
 from ..trainingset import read_training_file
 from .common import add_preprocessing_arguments, listed_micrographs
 
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "the threshold the validation set; not when the validation says to keep every pick or "
                    "training stopped at the step cap (see the README)")
     p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable on the same CPU model (default 66478)")
-    p.add_argument("--precision", choices=("auto", *PRECISIONS), default="auto",
+    p.add_argument("--precision", choices=TRAINING_PRECISIONS, default="auto",
                    help="the networks' arithmetic. auto (default): bfloat16 when TensorFlow trains on a CPU with "
                    "bfloat16 instructions (AVX512_BF16 or AMX), else float32. bfloat16: compute in bfloat16 with "
                    "float32 weights; mixed: compute in float16 with float32 weights (GPUs; slower than float32 "
