@@ -38,8 +38,9 @@ def trained(tmp_path_factory):
         import contextlib
         log = StringIO()
         with contextlib.redirect_stdout(log):
+            # boxes beside the particles (not the default) so that their path, the refit's included, is checked
             rc = train_cmd.main(["--train_output", "unpickModel.out", "--boxsize", "54", "--num_epochs", "30",
-                                 "--num_cores", "2", "--no_progress"])
+                                 "--num_cores", "2", "--no_progress", "--beside_negatives", "0.5"])
         assert rc == 0
     finally:
         os.chdir(cwd)
@@ -637,6 +638,9 @@ def test_demo_runs_end_to_end(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "emUnpicker       precision" in r.stdout and "keep every pick" in r.stdout
+    # unpicker_train.py's defaults train on the user's picks alone (no boxes beside the particles)
+    training = read_model_info(tmp_path / "demo" / "unpickModel.out")[0].extra["training"]
+    assert training["beside_negatives"] == 0 and training["beside_boxes"] == 0
 
 
 def test_threshold_choice_maximises_f1_and_needs_enough_validation():
