@@ -6,11 +6,13 @@ particles the user kept, labelled non-particle: for a share of the P picks,
 a point 0.4-0.5 of a box away in a random direction, dropped where it comes
 within 0.35 of a box of any P pick or leaves the micrograph. Most picks
 users remove on real data lie beside a particle (BENCHMARKS.md); these boxes
-give the network more of them. They are never used for validation.
+give the network more of them. They are never used for validation, and
+since 2026-11-28 not by default (``unpicker_train.py --beside_negatives``:
+they made the scores of new picks overconfident; BENCHMARKS.md).
 
 Memory: one float32 box of ``resized_px``² pixels is 4·resized_px² bytes
 (4 KiB at 32, 16 KiB at 64); 10,000 picks take 40 MB at 32 px, and the boxes
-beside particles up to half as much again at the default fraction. Micrographs are
+beside particles up to half as much again at a fraction of 0.5. Micrographs are
 read one at a time (at most ``num_cores`` in flight) and dropped after their
 boxes are cut, so the micrograph size does not add up.
 """
