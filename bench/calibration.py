@@ -24,20 +24,13 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 from accuracy import OUT, prf  # noqa: E402
 from seed_ensembles import held_out_scores  # noqa: E402
+from unpicker.train import best_f1, best_f1_threshold  # noqa: E402
 
 EDGES = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
-
-
-def best_threshold(score: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    """The score at which keeping every pick scored at least it gives the
-    highest F1 on these labels, and that F1."""
-    candidates = np.unique(score)
-    f1 = [prf(score >= t, truth)[2] for t in candidates]
-    i = int(np.argmax(f1))
-    return float(candidates[i]), float(f1[i])
 
 
 def main() -> None:
@@ -64,10 +57,10 @@ def main() -> None:
             m = which == b
             cells.append(f"{score[m].mean():.2f} / {truth[m].mean():.2f} ({m.sum()})" if m.any() else "—")
         print(f"| {data} | {len(rs)} | " + " | ".join(cells) + " |")
-        best = [best_threshold(s, t) for t, s, _ in rs]
         summary.append((data, score.mean(), truth.mean(), np.mean([thr for _, _, thr in rs]),
-                        np.mean([b[0] for b in best]), np.mean([prf(s >= thr, t)[2] for t, s, thr in rs]),
-                        np.mean([b[1] for b in best])))
+                        np.mean([best_f1_threshold(s, t) for t, s, _ in rs]),
+                        np.mean([prf(s >= thr, t)[2] for t, s, thr in rs]),
+                        np.mean([best_f1(s, t) for t, s, _ in rs])))
     print()
     print("| data | mean score | share of particles | stored threshold | best threshold | F1 stored | F1 best |")
     print("|---|---|---|---|---|---|---|")

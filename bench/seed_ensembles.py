@@ -16,7 +16,6 @@ it is a ceiling for what lower variance could buy, not a candidate default.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,17 +23,19 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 from accuracy import DEFAULT_NETWORK, OUT, load_scores, prf, roc_auc  # noqa: E402
 from thresholds import _logit, best_f1_by_group, held_out_names  # noqa: E402
+from unpicker.modelfile import read_model_info  # noqa: E402
 
 
 def held_out_scores(work: Path) -> tuple[np.ndarray, np.ndarray, float]:
     """Truth and score of the held-out picks of run folder ``work``, and its stored threshold."""
-    info = json.loads((work / "model.out").read_text())
-    names = held_out_names(work, set(info["training"]["micrographs"]))
+    info, _ = read_model_info(work / "model.out")
+    names = held_out_names(work, set(info.extra["training"]["micrographs"]))
     truth, score, _ = load_scores(work, names)
-    return truth, score, float(info["threshold"])
+    return truth, score, info.threshold
 
 
 def compare(data: str, network: str, seeds: list[int], tag: str) -> None:
