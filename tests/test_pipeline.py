@@ -733,6 +733,28 @@ def test_logit_shift_undoes_class_weighting():
     np.testing.assert_allclose(particle_probability(model, boxes, logit_shift=np.log(4.0)), 0.8, rtol=1e-6)
 
 
+def test_loss_weights_keep_the_users_picks_calibrated_with_boxes_beside():
+    from unpicker.train import loss_weights
+
+    # 300 user picks, 70 % particles, and 200 boxes beside particles
+    is_particle = np.r_[np.ones(210, bool), np.zeros(90, bool), np.zeros(200, bool)]
+    beside = np.r_[np.zeros(300, bool), np.ones(200, bool)]
+    weight, shift = loss_weights(is_particle, beside)
+    assert weight.mean() == pytest.approx(1.0) and (weight > 0).all()
+    # a network that cannot tell the user's picks apart learns, for them, the
+    # weighted log-odds; with the shift that must be the share of particles
+    user = ~beside
+    learnt = np.log(weight[user & is_particle].sum() / weight[user & ~is_particle].sum())
+    assert 1 / (1 + np.exp(-(learnt + shift))) == pytest.approx(0.7)
+    # a box beside a particle weighs as one of the user's removals
+    assert weight[beside][0] == pytest.approx(weight[user & ~is_particle][0])
+    # without boxes beside, the weights are the inverse class frequencies
+    plain, plain_shift = loss_weights(is_particle[user])
+    assert plain[0] * 210 == pytest.approx(plain[-1] * 90) and plain_shift == pytest.approx(np.log(210 / 90))
+    with pytest.raises(ValueError, match="non-particles"):
+        loss_weights(is_particle, is_particle)
+
+
 def test_test_time_averaging_averages_the_logit_over_the_rotations():
     import keras
     from unpicker.model import particle_probability

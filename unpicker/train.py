@@ -8,7 +8,9 @@ Each sample is also shifted by a random whole number of pixels, up to
 ``shift_px`` along each axis (by default a sixteenth of the box: 2 pixels of
 a 32-pixel box), as autopickers centre particles only roughly.
 Classes are balanced by weighting each sample by the inverse frequency of its
-class, so every removed pick is used once and neither class dominates.
+class among the user's picks, so every removed pick is used once and neither
+class dominates; boxes beside particles, when asked for, weigh on top of the
+user's removals rather than diluting them (:func:`loss_weights`).
 """
 from __future__ import annotations
 
@@ -400,12 +402,38 @@ def _keeps_dtype_policy(fn):
     return wrapper
 
 
+def loss_weights(is_particle: np.ndarray, beside: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Per-box loss weights with a mean of 1, and the logit shift that
+    restores the odds of a particle among the user's picks.
+
+    The user's particles and non-particles weigh the same in total, so the
+    network learns even odds for boxes like the user's picks, and adding the
+    shift (log of the particles' odds among the user's picks) to its logit
+    makes its scores the share of particles that it predicts among new
+    picks. Boxes ``beside`` particles (non-particles, not user picks) each
+    weigh as much as one of the user's non-particles, on top of them: they
+    teach what lies beside a particle without diluting the user's own
+    removals. (Counted among the non-particles instead, as until 2026-11-28,
+    they made the scores of new picks overconfident; BENCHMARKS.md.)
+    """
+    is_particle = np.asarray(is_particle, bool)
+    beside = np.zeros(len(is_particle), bool) if beside is None else np.asarray(beside, bool)
+    if beside.shape != is_particle.shape or (beside & is_particle).any():
+        raise ValueError("the boxes beside particles must be a mask of non-particles the shape of the labels")
+    n_pos = max(int(is_particle.sum()), 1)
+    n_neg = max(int((~is_particle & ~beside).sum()), 1)
+    n_user = n_pos + n_neg
+    weight = np.where(is_particle, n_user / (2 * n_pos), n_user / (2 * n_neg)).astype(np.float32)
+    weight *= len(weight) / weight.sum()
+    return weight, float(np.log(n_pos / n_neg))
+
+
 @_keeps_dtype_policy
 def train_model(
     train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
     settings: Preprocessing, config: TrainConfig, output: str | Path,
     extra_info: dict | None = None, out=sys.stdout, progress: bool = True,
-    held_out_micrographs: bool = True, particle_share: float | None = None,
+    held_out_micrographs: bool = True, train_beside: np.ndarray | None = None,
     log: bool = True, threshold: float | None = None, threshold_rule: str = "given",
     final_checkpoint: bool = False,
 ) -> TrainResult:
@@ -423,9 +451,9 @@ def train_model(
         held_out_micrographs: whether the validation boxes come from
             micrographs not trained on. When not (a single training
             micrograph), the stored default threshold keeps every pick.
-        particle_share: the share of particles among the user's picks, which
-            the scores are calibrated to (default: that of ``train_y``; give
-            it when the training set holds boxes that are not user picks).
+        train_beside: (n,) bool, True for the training boxes that are not
+            user picks but boxes beside particles (non-particles); they are
+            weighted on top of the user's picks (:func:`loss_weights`).
         log: the original's log lines, a checkpoint every ``config.log_every``
             steps, the CSV and the plot; without it (a refit), only the
             progress bar and the final model.
@@ -478,16 +506,7 @@ def train_model(
     rng = np.random.default_rng(config.seed)
 
     labels = train_y.astype(np.int64)
-    n_pos = max(int(labels.sum()), 1)
-    n_neg = max(n_train - int(labels.sum()), 1)
-    class_weight = np.array([n_train / (2 * n_neg), n_train / (2 * n_pos)], np.float32)
-    # the weighting makes the classes equally likely; scores restore the
-    # odds of a particle among the user's picks
-    if particle_share is None:
-        logit_shift = float(np.log(n_pos / n_neg))
-    else:
-        share = min(max(particle_share, 1e-6), 1 - 1e-6)
-        logit_shift = float(np.log(share / (1 - share)))
+    sample_weight, logit_shift = loss_weights(train_y.astype(bool), train_beside)
     group = GROUP_SIZES[config.augmentation]
     shift = default_shift_px(settings.resized_px) if config.shift_px is None else config.shift_px
 
@@ -560,7 +579,7 @@ def train_model(
             losses = []
             for n in nets:
                 chunk_losses = [np.asarray(n.model.train_on_batch(
-                    xb[j:j + n.batch], yb[j:j + n.batch], sample_weight=class_weight[yb[j:j + n.batch]]))
+                    xb[j:j + n.batch], yb[j:j + n.batch], sample_weight=sample_weight[idx[j:j + n.batch]]))
                     for j in range(0, batch, n.batch)]
                 losses.append(float(np.mean(chunk_losses)))
             loss = float(np.mean(losses))

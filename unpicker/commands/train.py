@@ -212,11 +212,10 @@ def main(argv: list[str] | None = None) -> int:
                           "precision": precision},
              "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
-    user_picks = train_sel & ~ts.beside
     refit = bool(val_names) and not args.no_refit
     result = train_model(ts.boxes[train_sel], ts.is_particle[train_sel], ts.boxes[val_sel], ts.is_particle[val_sel],
                          settings, config, args.train_output, extra, out=out, progress=not args.no_progress,
-                         held_out_micrographs=bool(val_names), particle_share=float(ts.is_particle[user_picks].mean()),
+                         held_out_micrographs=bool(val_names), train_beside=ts.beside[train_sel],
                          final_checkpoint=refit)
     if refit:
         _refit(ts, settings, config, args, extra, result, out)
@@ -241,10 +240,9 @@ def _refit(ts: TrainingSet, settings: Preprocessing, config: TrainConfig, args: 
     refit_extra = {**extra, "training": {**extra["training"], "refit": {
         "validated_model": Path(validated_name).name, "validation_error": validated.final_validation_error,
         "validated_steps": validated.steps, "beside_boxes": int(ts.beside.sum())}}}
-    user_picks = ~ts.beside
     empty = np.zeros((0, *ts.boxes.shape[1:]), np.float32)
     train_model(ts.boxes, ts.is_particle, empty, np.zeros(0, bool), settings, config, args.train_output,
                 refit_extra, out=out, progress=not args.no_progress,
-                particle_share=float(ts.is_particle[user_picks].mean()), log=False, threshold=validated.threshold,
+                train_beside=ts.beside, log=False, threshold=validated.threshold,
                 threshold_rule=validated.threshold_rule)
     print(f"Refitted model saved in file {args.train_output}", file=out)
