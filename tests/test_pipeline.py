@@ -748,9 +748,10 @@ def test_loss_weights_keep_the_users_picks_calibrated_with_boxes_beside():
     assert 1 / (1 + np.exp(-(learnt + shift))) == pytest.approx(0.7)
     # a box beside a particle weighs as one of the user's removals
     assert weight[beside][0] == pytest.approx(weight[user & ~is_particle][0])
-    # without boxes beside, the weights are the inverse class frequencies
+    # without boxes beside, the weights are the inverse class frequencies (to the bit, as before them)
     plain, plain_shift = loss_weights(is_particle[user])
-    assert plain[0] * 210 == pytest.approx(plain[-1] * 90) and plain_shift == pytest.approx(np.log(210 / 90))
+    np.testing.assert_array_equal(plain, np.where(is_particle[user], 300 / 420, 300 / 180).astype(np.float32))
+    assert plain_shift == pytest.approx(np.log(210 / 90))
     with pytest.raises(ValueError, match="non-particles"):
         loss_weights(is_particle, is_particle)
 

@@ -423,9 +423,8 @@ def loss_weights(is_particle: np.ndarray, beside: np.ndarray | None = None) -> t
     n_pos = max(int(is_particle.sum()), 1)
     n_neg = max(int((~is_particle & ~beside).sum()), 1)
     n_user = n_pos + n_neg
-    weight = np.where(is_particle, n_user / (2 * n_pos), n_user / (2 * n_neg)).astype(np.float32)
-    weight *= len(weight) / weight.sum()
-    return weight, float(np.log(n_pos / n_neg))
+    weight = np.where(is_particle, n_user / (2 * n_pos), n_user / (2 * n_neg))
+    return (weight * (len(weight) / weight.sum())).astype(np.float32), float(np.log(n_pos / n_neg))
 
 
 @_keeps_dtype_policy
