@@ -7,8 +7,10 @@ a point 0.4-0.5 of a box away in a random direction, dropped where it comes
 within 0.35 of a box of any P pick or leaves the micrograph. Most picks
 users remove on real data lie beside a particle (BENCHMARKS.md); these boxes
 give the network more of them. They are never used for validation, and
-since 2026-11-28 not by default (``unpicker_train.py --beside_negatives``:
-they made the scores of new picks overconfident; BENCHMARKS.md).
+since 2026-11-28 not by default (``unpicker_train.py --beside_negatives``).
+Training weighs them on top of the user's removals, not among them
+(:func:`unpicker.train.loss_weights`; counted among them, they made the
+scores of new picks overconfident: BENCHMARKS.md).
 
 Memory: one float32 box of ``resized_px``² pixels is 4·resized_px² bytes
 (4 KiB at 32, 16 KiB at 64); 10,000 picks take 40 MB at 32 px, and the boxes

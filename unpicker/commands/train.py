@@ -73,9 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 4: the 90-degree rotations)")
     p.add_argument("--beside_negatives", type=float, default=0.0, metavar="FRACTION",
                    help="also train on boxes beside the kept particles, labelled non-particle: one beside this "
-                   "fraction of the P picks of the training micrographs, 0.4-0.5 of a box away (default 0: "
-                   "only the user's picks; such boxes make the scores of new picks overconfident, see "
-                   "BENCHMARKS.md)")
+                   "fraction of the P picks of the training micrographs, 0.4-0.5 of a box away, each weighing "
+                   "as one of the user's removals, on top of them (default 0: only the user's picks; on the "
+                   "benchmark such boxes ranked crYOLO's picks better and topaz's worse, see BENCHMARKS.md)")
     p.add_argument("--validation_fraction", type=float, default=0.2,
                    help="fraction of the training micrographs held out for validation (default 0.2)")
     p.add_argument("--no_refit", action="store_true",
