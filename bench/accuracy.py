@@ -20,7 +20,7 @@ and count): a large training set, all but the last 8 of 58 micrographs
 hand-cleaned (about 8,000 picks, the original example's size), for
 measuring what the default's step cap costs.
 
-    .venv/bin/python bench/accuracy.py                 # everything (about an hour on 2 cores)
+    .venv/bin/python bench/accuracy.py                 # everything (about two hours on 2 cores)
     .venv/bin/python bench/accuracy.py --quick         # one seed, no learning curve
     .venv/bin/python bench/accuracy.py --datasets crYOLO --networks resnet --seeds 0
 
@@ -268,6 +268,19 @@ def summarise(results: list[dict], key: str) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), for the report: seeds train
+    slightly differently on different CPU models."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def write_report(results: list[dict], curve: list[dict], path: Path, png: Path, args) -> None:
     datasets = list(dict.fromkeys(r["dataset"] for r in results))
     networks = list(dict.fromkeys(r["network"] for r in results))
@@ -275,7 +288,7 @@ def write_report(results: list[dict], curve: list[dict], path: Path, png: Path, 
     lines = ["<!-- accuracy:begin (written by bench/accuracy.py; edit outside the markers) -->",
              "## Accuracy (held-out micrographs)", "",
              f"`.venv/bin/python bench/accuracy.py {' '.join(args.argv)}`".replace(" `", "`"),
-             f"— {datetime.date.today().isoformat()}, {platform.machine()} {os.cpu_count()} cores,"
+             f"— {datetime.date.today().isoformat()}, {cpu_name()} ({platform.machine()}, {os.cpu_count()} cores),"
              f" Python {platform.python_version()}; seeds {seeds}; mean ± sd over seeds.", "",
              "| data | picks | keep all: precision / F1 | network | precision | recall | F1 | ROC AUC |",
              "|---|---|---|---|---|---|---|---|"]
