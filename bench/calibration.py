@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from accuracy import OUT, prf  # noqa: E402
 from seed_ensembles import held_out_scores  # noqa: E402
-from unpicker.train import best_f1, best_f1_threshold  # noqa: E402
+from unpicker.threshold import best_f1, best_f1_threshold  # noqa: E402
 
 EDGES = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
 

@@ -39,7 +39,7 @@ from accuracy import (BIN, N_CLEANED, OUT, PICKERS, REAL, load_scores, prepare_r
                       truth_mask, value_at)
 from label_noise import RADIUS_PX, _centre_darkness  # noqa: E402
 from unpicker.coords import read_box_file  # noqa: E402
-from unpicker.train import best_f1_threshold  # noqa: E402
+from unpicker.threshold import best_f1_threshold  # noqa: E402
 
 MATCH_PX = RADIUS_PX / 2     # full-resolution pixels
 # The "beside a particle" control: each P pick moved this far (full-resolution

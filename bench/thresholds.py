@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from accuracy import OUT, load_scores, prf  # noqa: E402
-from unpicker.train import best_f1_threshold, choose_threshold  # noqa: E402
+from unpicker.threshold import best_f1_threshold, choose_threshold  # noqa: E402
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -110,7 +110,7 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--datasets", nargs="+", default=DATA)
     args = ap.parse_args()
-    from unpicker.train import choose_threshold
+    from unpicker.threshold import choose_threshold
 
     results = {}
     for data in args.datasets:
