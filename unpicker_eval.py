@@ -2,7 +2,7 @@
 """Unpick autopick files with a trained model (see README)."""
 import sys
 
-from unpicker.commands.evaluate import main
+from unpicker.commands.unpick import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -47,9 +47,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from unpicker.coords import read_box_file, read_picks  # noqa: E402
 from unpicker.files import atomic_write_text  # noqa: E402
-from unpicker.star import format_loop_block, read_star  # noqa: E402
+from unpicker.formats.eman import read_box_file  # noqa: E402
+from unpicker.formats.relion import read_picks  # noqa: E402
+from unpicker.formats.star import format_loop_block, read_star  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "data" / "empiar10017"
 OUT = HERE / "out"

@@ -21,8 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from original_path import boxes_original  # noqa: E402
-from unpicker.dataset import load_boxes  # noqa: E402
-from unpicker.preprocess import Preprocessing  # noqa: E402
+from unpicker.formats.mrc import read_micrograph  # noqa: E402
+from unpicker.images.boxes import micrograph_boxes  # noqa: E402
+from unpicker.images.preprocess import Preprocessing  # noqa: E402
+
+
+def load_boxes(path: Path, xy: np.ndarray, settings: Preprocessing, workers: int) -> np.ndarray:
+    """Read a micrograph and cut its boxes, as unpicking does."""
+    return micrograph_boxes(read_micrograph(path)[0], xy, settings, workers=workers)
 
 
 def main() -> None:

@@ -40,13 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import mrcfile  # noqa: E402
 import numpy as np  # noqa: E402
 
-from unpicker.evaluate import EvalJob, run_evaluation  # noqa: E402
 from unpicker.files import atomic_write_text  # noqa: E402
-from unpicker.mrcio import read_micrograph  # noqa: E402
-from unpicker.preprocess import Preprocessing, preprocess_with_stats  # noqa: E402
-from unpicker.star import format_loop_block  # noqa: E402
-
-from bench_train import device  # noqa: E402
+from unpicker.formats.mrc import read_micrograph  # noqa: E402
+from unpicker.formats.star import format_loop_block  # noqa: E402
+from unpicker.images.preprocess import Preprocessing, preprocess_with_stats  # noqa: E402
+from unpicker.networks.backend import PRECISIONS, describe_device, import_keras  # noqa: E402
+from unpicker.unpicking import UnpickJob, unpick  # noqa: E402
 
 
 def multiply_adds(model) -> int:
@@ -88,9 +87,9 @@ def profile(job, settings, models, picks: int, precision: str) -> None:
     """CPU seconds of each stage of one micrograph (the process's CPU time, so
     the network's includes its TensorFlow threads), best of 5; the networks'
     multiply-add rates are per CPU second, i.e. per core."""
-    from unpicker.boxes import area_weights, extract_boxes, normalise_boxes
-    from unpicker.coords import read_picks
-    from unpicker.model import particle_margin
+    from unpicker.formats.relion import read_picks
+    from unpicker.images.boxes import area_weights, extract_boxes, normalise_boxes
+    from unpicker.networks.scoring import particle_margin
 
     def best(f, n=5):
         times = []
@@ -108,7 +107,7 @@ def profile(job, settings, models, picks: int, precision: str) -> None:
                                                                  settings.resized_px) for i in (0, 1)])
     stages["extraction (with weights)"], boxes = best(lambda: extract_boxes(processed, xy, settings.boxsize_px,
                                                                             settings.resized_px, fill=mean))
-    stages["normalisation"], _ = best(lambda: normalise_boxes(boxes.copy(), settings.normalisation, mean, sd))
+    stages["normalisation"], _ = best(lambda: normalise_boxes(boxes.copy(), mean, sd))
     rates = []
     for model, shift, views in models:
         particle_margin(model, boxes, symmetries=views)
@@ -135,18 +134,19 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="floor and evaluation runs (alternating; best of each)")
     ap.add_argument("--tta", type=int, default=4, choices=[1, 4, 8], help="test-time symmetries")
     ap.add_argument("--unfolded", action="store_true",
-                    help="keep batch normalisation as its own layers (as before 2026-11-27; for comparison)")
-    ap.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
+                    help="keep batch normalisation as its own layers (for comparison)")
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS,
                     help="the network's arithmetic, as unpicker_eval.py --precision")
     ap.add_argument("--profile", action="store_true",
                     help="also: each stage of one micrograph on its own, and the networks' multiply-add rates")
     args = ap.parse_args()
 
-    from unpicker.boxes import member_views
-    from unpicker.model import build_network, ensemble_probability, inference_network, resolve_precision
-    from unpicker.train import configure_backend
+    import_keras()
+    from unpicker.networks.architectures import build_network, inference_network
+    from unpicker.networks.backend import configure, resolve_precision
+    from unpicker.networks.scoring import ensemble_probability, member_views
 
-    configure_backend(args.cores, 0)
+    configure(args.cores, 0)
     precision = resolve_precision(args.precision)
     if args.unfolded and precision != "float32":
         ap.error("--unfolded measures the float32 network of before; add --precision float32")
@@ -172,7 +172,7 @@ def main() -> None:
             atomic_write_text(folder / f"{name}_autopick.star", format_loop_block(
                 "", ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnClassNumber",
                      "rlnAnglePsi"], rows))
-            jobs.append(EvalJob(name, folder / f"{name}_autopick.star", folder / f"{name}.mrc",
+            jobs.append(UnpickJob(name, folder / f"{name}_autopick.star", folder / f"{name}.mrc",
                                 folder / f"{name}_autopick_unpick.star"))
         classify(np.zeros((4, 32, 32), np.float32))   # warm up the graph
 
@@ -191,7 +191,7 @@ def main() -> None:
             for job in jobs:
                 job.output_path.unlink(missing_ok=True)
             c0 = time.process_time()
-            runs.append(run_evaluation(jobs, settings, classify, 0.5, args.cores, out=io.StringIO(), progress=False))
+            runs.append(unpick(jobs, settings, classify, 0.5, args.cores, out=io.StringIO(), progress=False))
             cpu["evaluation"].append(time.process_time() - c0)
         floor = min(floors)
         s = min(runs, key=lambda r: r.seconds)
@@ -200,7 +200,7 @@ def main() -> None:
     n = s.micrographs
     print(f"evaluation: {n} micrographs in {s.seconds:.2f} s = {n / s.seconds:.2f} micrographs/s"
           f" ({args.network}{', unfolded' if args.unfolded else ''}, {precision}, tta {args.tta}, {args.cores} cores, {args.picks} picks each;"
-          f" network: {device(args.cores)})")
+          f" network: {describe_device(args.cores)})")
     worker = sum(v for k, v in s.timings.items() if k in ("read", "preprocess", "extract"))
     print("time per micrograph: " + ", ".join(f"{k} {v / n:.3f} s" for k, v in s.timings.items())
           + f"  (reading, preprocessing and extraction run in {args.cores} worker threads; {worker / n:.3f} s of worker time)")

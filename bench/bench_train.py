@@ -30,17 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from unpicker.preprocess import Preprocessing  # noqa: E402
-from unpicker.train import TRAINING_PRECISIONS, TrainConfig, resolve_training_precision, train_model  # noqa: E402
-
-
-def device(cores: int) -> str:
-    """Where the network ran: the Keras backend, and the GPU or the CPU threads."""
-    import keras
-
-    from unpicker.train import gpu_present
-
-    return f"{keras.backend.backend()} on " + ("the GPU" if gpu_present() else f"{cores} CPU threads")
+from unpicker.images.preprocess import Preprocessing  # noqa: E402
+from unpicker.networks.backend import PRECISIONS, describe_device, import_keras, resolve_precision  # noqa: E402
+from unpicker.training.plan import TrainConfig  # noqa: E402
 
 
 def main() -> None:
@@ -51,14 +43,17 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--boxes", type=int, default=8478)
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--precision", default="auto", choices=TRAINING_PRECISIONS,
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS,
                     help="as unpicker_train.py --precision (default auto: bfloat16 on a CPU with bfloat16 "
                          "instructions, else float32)")
     ap.add_argument("--refit", action="store_true",
                     help="then train afresh on all the boxes, as unpicker_train.py's refit (unless the step cap cut "
                          "the first training)")
     args = ap.parse_args()
-    precision = resolve_training_precision(args.precision)
+    import_keras()
+    from unpicker.training.loop import refit, train
+
+    precision = resolve_precision(args.precision)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.boxes, 32, 32)).astype(np.float32)
     y = rng.random(args.boxes) < 0.5
@@ -68,15 +63,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             config = TrainConfig(network=net, num_epochs=args.epochs, num_cores=args.cores,
                                  precision=precision, max_steps=args.max_steps)
-            r = train_model(x[n_val:], y[n_val:], x[:n_val], y[:n_val], settings, config, Path(d) / "m.out",
-                            out=io.StringIO(), progress=False)
+            r = train(x[n_val:], y[n_val:], x[:n_val], y[:n_val], settings, config, Path(d) / "m.out",
+                      out=io.StringIO(), progress=False)
             print(f"{net:11s} {args.boxes} boxes, {args.epochs} epochs: {r.steps} steps in {r.seconds:.0f} s"
-                  f" ({r.steps / r.seconds:.1f} steps/s, {r.seconds / 60:.1f} min), {device(args.cores)},"
+                  f" ({r.steps / r.seconds:.1f} steps/s, {r.seconds / 60:.1f} min), {describe_device(args.cores)},"
                   f" precision {precision}", flush=True)
             if args.refit and not r.capped:
-                empty = x[:0]
-                f = train_model(x, y, empty, y[:0], settings, config, Path(d) / "m.out", out=io.StringIO(),
-                                progress=False, log=False, threshold=0.5)
+                f = refit(x, y, settings, config, Path(d) / "m.out", 0.5, "given", out=io.StringIO(), progress=False)
                 total, seconds = r.steps + f.steps, r.seconds + f.seconds
                 print(f"{'':11s} refit on all {args.boxes} boxes: {f.steps} steps in {f.seconds:.0f} s; both"
                       f" trainings {total} steps in {seconds:.0f} s ({seconds / 60:.1f} min)", flush=True)

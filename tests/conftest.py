@@ -1,6 +1,10 @@
-"""Shared test fixtures: paths to the optional real data beside the checkout."""
+"""Shared test fixtures: the optional real data beside the checkout, a trained
+demo folder, and running the commands in a folder."""
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def shared_path(*parts: str) -> Path:
@@ -17,3 +22,57 @@ def shared_path(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"real data not present: {p}")
     return p
+
+
+@contextlib.contextmanager
+def inside(folder: Path):
+    """Run the body with ``folder`` as the current directory."""
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+
+
+def make_training_files(folder: Path) -> int:
+    """trainingSetFromStarFiles.py _autopick.star _autopick_correct.star _autopick_train.star in ``folder``."""
+    from unpicker.commands import training_set
+
+    with inside(folder):
+        return training_set.main(["_autopick.star", "_autopick_correct.star", "_autopick_train.star"])
+
+
+def train_in(folder: Path, *train_args: str) -> int:
+    """Make the training files of a demo folder and run unpicker_train.py there (box 54 px)."""
+    from unpicker.commands import train as train_cmd
+
+    make_training_files(folder)
+    with inside(folder):
+        return train_cmd.main(["--boxsize", "54", "--no_progress", *train_args])
+
+
+def run_eval(folder: Path, *args: str) -> int:
+    """unpicker_eval.py in ``folder`` (2 cores, no progress bars)."""
+    from unpicker.commands import unpick
+
+    with inside(folder):
+        return unpick.main(["--no_progress", "--num_cores", "2", *args])
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A folder of 6 generated micrographs (3 hand-cleaned), a model trained on
+    it with the defaults (box 54 px, 30 epochs), and the training log."""
+    from unpicker.commands import train as train_cmd
+    from unpicker.demo import write_demo
+
+    folder = tmp_path_factory.mktemp("mics")
+    names = write_demo(folder, n_micrographs=6, n_cleaned=3, level="easy", seed=1, size_px=512)
+    assert make_training_files(folder) == 0
+    log = io.StringIO()
+    with inside(folder), contextlib.redirect_stdout(log):
+        rc = train_cmd.main(["--train_output", "unpickModel.out", "--boxsize", "54", "--num_epochs", "30",
+                             "--num_cores", "2", "--no_progress"])
+    assert rc == 0, log.getvalue()
+    return folder, names, log.getvalue()

@@ -1,10 +1,19 @@
 """emUnpicker: learn from a few hand-cleaned micrographs which autopicks to remove.
 
-Data flow, one module a step: STAR/coordinates (:mod:`star`, :mod:`coords`,
-:mod:`trainingset`) -> micrograph (:mod:`mrcio`, :mod:`ctf`) -> preprocessing
-(:mod:`preprocess`) -> boxes (:mod:`boxes`) -> model (:mod:`model`, the only
-TensorFlow/Keras code besides :mod:`train`) -> training / evaluation
-(:mod:`train`, :mod:`evaluate`) -> outputs. Command-line front ends live in
-:mod:`unpicker.commands`.
+The data flow, top to bottom:
+
+- picks and labels: :mod:`unpicker.formats` reads and writes other programs'
+  files (STAR, RELION coordinates and lists, EMAN boxes, MRC micrographs);
+  :mod:`unpicker.labels` matches autopicks with the user's cleaned copies;
+- micrographs to boxes: :mod:`unpicker.images` (CTF, preprocessing, box
+  extraction, augmentation; pure numpy/scipy);
+- networks: :mod:`unpicker.networks` (the Keras back-end, the architectures,
+  scoring, the model file);
+- training: :mod:`unpicker.training` (the training set, batches, the loop,
+  checkpoints, the default threshold);
+- unpicking and outputs: :mod:`unpicker.unpicking`, :mod:`unpicker.outputs`.
+
+One module per command in :mod:`unpicker.commands`; :mod:`unpicker.demo`
+generates the built-in demo data.
 """
 __version__ = "0.1.0"

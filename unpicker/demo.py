@@ -23,9 +23,9 @@ import mrcfile
 import numpy as np
 from scipy import ndimage
 
-from .ctf import CtfParams, ctf_values
 from .files import atomic_write_text
-from .star import format_loop_block
+from .formats.star import format_loop_block
+from .images.ctf import CtfParams, ctf_values
 
 AUTOPICK_COLUMNS = ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnClassNumber", "rlnAnglePsi"]
 

@@ -1,8 +1,10 @@
 """File-system helpers: atomic writes and finding micrographs by file suffix."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -41,11 +43,20 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise
 
 
-def atomic_output(path: str | Path) -> Path:
-    """A temporary path beside ``path`` for writers that need a file name
-    (matplotlib, Keras); move it into place with ``os.replace`` when complete."""
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """For writers that need a file name (matplotlib, Keras): yields a
+    temporary path beside ``path`` (same endings, so writers that choose the
+    format by name choose the same), moved into place when the ``with`` body
+    completes and removed when it fails or is interrupted."""
     path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp{''.join(path.suffixes[-2:])}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{''.join(path.suffixes[-2:])}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def find_by_suffix(directory: str | Path, suffix: str) -> list[tuple[str, Path]]:

@@ -5,7 +5,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..coords import CoordinateList
+from ..formats.relion import CoordinateList
 
 # option -> (settings field, type, original default, original help text)
 PREPROCESSING_OPTIONS = {

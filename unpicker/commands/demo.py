@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def score_folder(folder: Path, names: list[str], output_root: str = "_autopick_unpick.star") -> dict:
     """Precision, recall and F1 of the kept picks against ``<mic>_truth.star``,
     and the same for keeping every pick."""
-    from ..coords import read_picks
-    from ..star import read_star
+    from ..formats.relion import read_picks
+    from ..formats.star import read_star
 
     tp = kept = positives = total = 0
     for name in names:

@@ -16,20 +16,21 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from .. import __version__
-from ..boxes import default_shift_px
-from ..coords import coordinate_list_given
-from ..ctf import read_ctf_star
 from ..files import find_by_suffix
-from ..mrcio import MicrographError, read_pixel_size, resolve_apix
-from ..preprocess import Preprocessing
-from ..star import StarError
-from ..train import TRAINING_PRECISIONS
-from ..trainingset import read_training_file
+from ..formats.mrc import MicrographError, read_pixel_size, resolve_apix
+from ..formats.relion import coordinate_list_given, read_ctf_star
+from ..formats.star import StarError
+from ..images.augment import GROUP_SIZES, default_shift_px
+from ..images.preprocess import Preprocessing
+from ..labels import read_training_file
+from ..networks import DEFAULT_NETWORK, NETWORKS
+from ..networks.backend import PRECISIONS
+from ..training.plan import TrainConfig, train_epochs
 from .common import add_preprocessing_arguments, listed_micrographs
 
 if TYPE_CHECKING:   # annotations only; the command imports these once the data are read
-    from ..train import TrainConfig, TrainResult
-    from ..trainingdata import TrainingSet
+    from ..training.dataset import TrainingSet
+    from ..training.loop import TrainResult
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num_epochs", type=int, default=None,
                    help="Number of epochs for training (default 25 for resnet+seed; 15, the original's, for one "
                    "network)")
-    p.add_argument("--network", choices=["resnet+seed", "resnet", "seed"], default="resnet+seed",
+    p.add_argument("--network", choices=[DEFAULT_NETWORK, *NETWORKS], default=DEFAULT_NETWORK,
                    help="resnet+seed (default): a small residual CNN and the original network trained side "
                    "by side, their scores averaged (each classifies half of the test-time views); resnet: "
                    "the residual CNN alone; seed: the original emUnpicker network alone")
@@ -53,51 +54,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train for at most this many steps (default: 2500 for resnet+seed, which keeps "
                    "large training sets within about 10 minutes on 2 CPU cores; no cap for one network; "
                    "0: no cap)")
-    p.add_argument("--batch_size", type=int, default=None,
-                   help="boxes per step and per update, for every network trained (default 128, but seed "
-                   "updates on 64: a step of its own, or half of resnet+seed's step)")
-    p.add_argument("--learning_rate", type=float, default=None,
-                   help="initial (seed) or peak (resnet) learning rate, for every network trained (default 0.01 "
-                   "seed, 0.002 resnet)")
-    p.add_argument("--augmentation", choices=["d8", "rot4", "none"], default="d8",
-                   help="d8 (default): random rotations and mirrors; rot4: the four 90° rotations (original)")
-    p.add_argument("--shift_px", type=int, default=None, metavar="PX",
-                   help="also shift each training box by a random whole number of pixels, up to this many "
-                   "along each axis, in pixels of the resized box (default: a sixteenth of the resized box, "
-                   "2 of 32; 0: no shifts)")
-    p.add_argument("--normalisation", choices=["box", "micrograph"], default="micrograph",
-                   help="standardise with each micrograph's mean and sd (default) or each box's own")
-    p.add_argument("--tta", type=int, choices=[1, 4, 8], default=4,
-                   help="average over this many rotations/mirrors of each box when validating and "
-                   "(by default) when unpicking; resnet+seed deals them out between its two networks "
-                   "(default 4: the 90-degree rotations)")
-    p.add_argument("--beside_negatives", type=float, default=0.0, metavar="FRACTION",
-                   help="also train on boxes beside the kept particles, labelled non-particle: one beside this "
-                   "fraction of the P picks of the training micrographs, 0.4-0.5 of a box away, each weighing "
-                   "as one of the user's removals, on top of them (default 0: only the user's picks; on the "
-                   "benchmark such boxes ranked crYOLO's picks better and topaz's worse, see BENCHMARKS.md)")
     p.add_argument("--validation_fraction", type=float, default=0.2,
                    help="fraction of the training micrographs held out for validation (default 0.2)")
     p.add_argument("--no_refit", action="store_true",
                    help="keep the validated model. By default, after training, the same networks are trained "
                    "afresh on every training micrograph, the validation micrographs included, and stored with "
                    "the threshold the validation set; not when the validation says to keep every pick or "
-                   "training stopped at the step cap (see the README)")
-    p.add_argument("--seed", type=int, default=66478, help="random seed; makes CPU runs repeatable on the same CPU model (default 66478)")
-    p.add_argument("--precision", choices=TRAINING_PRECISIONS, default="auto",
-                   help="the networks' arithmetic. auto (default): bfloat16 when TensorFlow trains on a CPU with "
-                   "bfloat16 instructions (AVX512_BF16 or AMX), else float32. bfloat16: compute in bfloat16 with "
-                   "float32 weights; mixed: compute in float16 with float32 weights (GPUs; slower than float32 "
-                   "for the built-in networks, see BENCHMARKS.md)")
+                   "training stopped at the step cap (see docs/design.md)")
+    p.add_argument("--seed", type=int, default=66478,
+                   help="random seed; makes CPU runs repeatable on the same CPU model (default 66478)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="the networks' arithmetic. auto (default): bfloat16 (with float32 weights) when "
+                   "TensorFlow trains on a CPU with bfloat16 instructions (AVX512_BF16 or AMX), else float32")
+    # Knobs for experiments (bench/accuracy.py --train_args), not for users: their
+    # defaults are the measured best, and they stay out of --help.
+    hidden = argparse.SUPPRESS
+    p.add_argument("--batch_size", type=int, default=None, help=hidden)
+    p.add_argument("--learning_rate", type=float, default=None, help=hidden)
+    p.add_argument("--augmentation", choices=list(GROUP_SIZES), default="d8", help=hidden)
+    p.add_argument("--shift_px", type=int, default=None, help=hidden)
+    p.add_argument("--tta", type=int, choices=[1, 4, 8], default=4, help=hidden)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = sys.stdout
-    if not 0.0 <= args.beside_negatives <= 1.0:
-        print(f"Error: --beside_negatives must be between 0 and 1, got {args.beside_negatives}", file=sys.stderr)
-        return 2
     if args.num_epochs is not None and args.num_epochs < 1:
         print(f"Error: --num_epochs must be at least 1, got {args.num_epochs}", file=sys.stderr)
         return 2
@@ -158,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Preprocessing(boxsize_px=args.boxsize, resized_px=args.resized_box, apix=apix,
                                  lowpass_A=args.lowpass, highpass_A=args.highpass,
                                  gaussian_sigma_px=args.gaussian_sigma, sigma_contrast=args.sigma_contrast,
-                                 ctf_flip=bool(args.ctf_star), normalisation=args.normalisation)
+                                 ctf_flip=bool(args.ctf_star))
     except ValueError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
@@ -170,35 +152,28 @@ def main(argv: list[str] | None = None) -> int:
         print("Error: the training set needs both particles (P) and non-particles (N)", file=sys.stderr)
         return 2
 
-    from ..trainingdata import extract_training_set, split_by_micrograph
+    from ..training.dataset import extract_training_set, split_by_micrograph
 
     try:
-        ts = extract_training_set(items, settings, ctfs, args.num_cores, progress=not args.no_progress,
-                                  beside_fraction=args.beside_negatives, seed=args.seed)
+        ts = extract_training_set(items, settings, ctfs, args.num_cores, progress=not args.no_progress)
     except (MicrographError, ValueError) as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
     for warning in ts.warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     val, val_names, note = split_by_micrograph(ts, args.validation_fraction, args.seed)
-    # boxes beside particles train the network; validation uses the user's picks only
-    train_sel, val_sel = ~val, val & ~ts.beside
-    pct = 100.0 * ts.is_particle[val_sel].mean() if val_sel.any() else 0.0
-    print(f"Loaded training data, using {int(val_sel.sum())} particles for validation - {pct:.1f}% particles",
+    pct = 100.0 * ts.is_particle[val].mean() if val.any() else 0.0
+    print(f"Loaded training data, using {int(val.sum())} particles for validation - {pct:.1f}% particles",
           file=out)
     print(note, file=out)
-    n_beside = int((ts.beside & train_sel).sum())
-    if args.beside_negatives > 0:
-        print(f"Added {n_beside} boxes beside the training micrographs' particles as non-particles "
-              f"(--beside_negatives {args.beside_negatives:g})", file=out)
 
-    from ..tfquiet import import_keras
+    from ..networks.backend import import_keras, resolve_precision
 
     keras = import_keras()
 
-    from ..train import TrainConfig, resolve_training_precision, train_epochs, train_model
+    from ..training.loop import train
 
-    precision = resolve_training_precision(args.precision)
+    precision = resolve_precision(args.precision)
     print(f"Training arithmetic: {precision}" + (" (chosen for this CPU)" if args.precision == "auto" else ""),
           file=out)
     config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
@@ -206,17 +181,14 @@ def main(argv: list[str] | None = None) -> int:
                          num_cores=args.num_cores, tta=args.tta, precision=precision,
                          max_steps=args.max_steps, shift_px=shift_px)
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
-                          "particles": n_p, "non_particles": n_n,
-                          "beside_negatives": args.beside_negatives, "beside_boxes": n_beside,
-                          "shift_px": shift_px, "num_epochs": train_epochs(config),
-                          "precision": precision},
+                          "particles": n_p, "non_particles": n_n, "shift_px": shift_px,
+                          "num_epochs": train_epochs(config), "precision": precision},
              "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
     refit = bool(val_names) and not args.no_refit
-    result = train_model(ts.boxes[train_sel], ts.is_particle[train_sel], ts.boxes[val_sel], ts.is_particle[val_sel],
-                         settings, config, args.train_output, extra, out=out, progress=not args.no_progress,
-                         held_out_micrographs=bool(val_names), train_beside=ts.beside[train_sel],
-                         final_checkpoint=refit)
+    result = train(ts.boxes[~val], ts.is_particle[~val], ts.boxes[val], ts.is_particle[val], settings, config,
+                   args.train_output, extra, out=out, progress=not args.no_progress,
+                   held_out_micrographs=bool(val_names), final_checkpoint=refit)
     if refit:
         _refit(ts, settings, config, args, extra, result, out)
     return 1 if skipped else 0
@@ -226,23 +198,21 @@ def _refit(ts: TrainingSet, settings: Preprocessing, config: TrainConfig, args: 
            extra: dict, validated: TrainResult, out: TextIO) -> None:
     """Train the networks afresh on every training micrograph into
     ``--train_output``, with ``validated``'s threshold (see ``refit_skipped``)."""
-    from ..train import planned_steps, refit_skipped, train_model
+    from ..training.loop import refit, refit_skipped
+    from ..training.plan import plan_training
 
     validated_name = f"{args.train_output}-{validated.steps}"
     why_not = refit_skipped(validated.threshold_rule, validated.capped)
     if why_not:
         print(f"No refit on the validation micrographs: {why_not}", file=out)
         return
-    steps = planned_steps(len(ts.boxes), config)[0]
+    steps = plan_training(len(ts.boxes), config).steps
     print(f"Refitting on all {len(ts.names)} training micrographs, the validation micrographs included: "
           f"{len(ts.boxes)} boxes, {steps} steps; the default threshold stays {validated.threshold:.3f} "
           f"(the validated model is saved in file {validated_name}; --no_refit keeps it)", file=out)
     refit_extra = {**extra, "training": {**extra["training"], "refit": {
-        "validated_model": Path(validated_name).name, "validation_error": validated.final_validation_error,
-        "validated_steps": validated.steps, "beside_boxes": int(ts.beside.sum())}}}
-    empty = np.zeros((0, *ts.boxes.shape[1:]), np.float32)
-    train_model(ts.boxes, ts.is_particle, empty, np.zeros(0, bool), settings, config, args.train_output,
-                refit_extra, out=out, progress=not args.no_progress,
-                train_beside=ts.beside, log=False, threshold=validated.threshold,
-                threshold_rule=validated.threshold_rule)
+        "validated_model": Path(validated_name).name, "validation_error": validated.validation_error,
+        "validated_steps": validated.steps}}}
+    refit(ts.boxes, ts.is_particle, settings, config, args.train_output, validated.threshold,
+          validated.threshold_rule, refit_extra, out=out, progress=not args.no_progress)
     print(f"Refitted model saved in file {args.train_output}", file=out)

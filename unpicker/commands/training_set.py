@@ -17,10 +17,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..coords import coordinate_list_given, coordinate_list_text, list_output_path, read_picks
 from ..files import atomic_write_text, find_by_suffix
-from ..star import StarError
-from ..trainingset import label_micrograph
+from ..formats.relion import coordinate_list_given, coordinate_list_text, list_output_path, read_picks
+from ..formats.star import StarError
+from ..labels import label_micrograph
 
 USAGE = "\nUsage: trainingSetFromStarFiles.py allPickRootName correctPickRootName outputRootName\n"
 

@@ -1,0 +1,134 @@
+"""Unpicking: every micrograph's picks classified with a trained model, and
+the kept ones written (:mod:`.outputs`).
+
+Micrographs are read, preprocessed and cut into boxes in ``num_cores``
+worker threads (numpy and scipy.fft release the GIL) while the main thread
+classifies the boxes of the micrographs already prepared and writes their
+outputs; at most ``num_cores + 1`` micrographs are held at once, so memory
+stays flat however many there are.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .formats.mrc import MicrographError, read_micrograph
+from .formats.relion import read_picks
+from .formats.star import StarError
+from .images.boxes import outside_warning, processed_boxes
+from .images.ctf import CtfParams
+from .images.preprocess import Preprocessing, preprocess_with_stats
+from .outputs import write_outputs
+
+
+@dataclass
+class UnpickJob:
+    """One micrograph to unpick: its picks, its image and the outputs' paths."""
+
+    name: str
+    star_path: Path
+    mrc_path: Path
+    output_path: Path
+    rejected_path: Path | None = None
+
+
+@dataclass
+class UnpickSummary:
+    """What a run did: counts, the micrographs that failed, every score, and where the time went."""
+
+    micrographs: int = 0
+    failed: list[str] = field(default_factory=list)
+    picks_in: int = 0
+    picks_kept: int = 0
+    seconds: float = 0.0
+    scores: list[np.ndarray] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "preprocess": 0.0, "extract": 0.0, "network": 0.0,
+                                                                 "write": 0.0})
+
+
+def _prepare(job: UnpickJob, settings: Preprocessing, ctfs: dict[str, CtfParams] | None):
+    """Worker: read picks and micrograph, return (picks, boxes, seconds reading,
+    preprocessing and extracting, a warning or None)."""
+    t0 = time.perf_counter()
+    picks = read_picks(job.star_path)
+    image, _ = read_micrograph(job.mrc_path) if len(picks) else (None, None)
+    t1 = time.perf_counter()
+    ctf = None
+    if settings.ctf_flip:
+        ctf = (ctfs or {}).get(job.name)
+        if ctf is None:
+            raise MicrographError(f"{job.name}: not in the CTF file")
+    warning = None
+    if len(picks):
+        warning = outside_warning(picks.xy, image.shape, str(job.star_path), job.mrc_path.name,
+                                  picks.block.row_lines)
+        processed, mean, sd = preprocess_with_stats(image, settings, ctf)
+        t2 = time.perf_counter()
+        boxes = processed_boxes(processed, mean, sd, picks.xy, settings)
+    else:
+        t2 = t1
+        boxes = np.zeros((0, settings.resized_px, settings.resized_px), np.float32)
+    return picks, boxes, (t1 - t0, t2 - t1, time.perf_counter() - t2), warning
+
+
+def unpick(jobs: list[UnpickJob], settings: Preprocessing, classify, threshold: float,
+                   num_cores: int = 2, ctfs: dict[str, CtfParams] | None = None,
+                   out=sys.stdout, progress: bool = True) -> UnpickSummary:
+    """Unpick every job. ``classify(boxes) -> P(particle)`` runs the network."""
+    from tqdm import tqdm
+
+    summary = UnpickSummary()
+    t_start = time.perf_counter()
+    bar = tqdm(total=len(jobs), desc="Unpicking", unit="micrograph", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    workers = max(1, num_cores)
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        queue = iter(enumerate(jobs))
+
+        def submit_next() -> None:
+            for i, job in queue:
+                pending.append((i, job, pool.submit(_prepare, job, settings, ctfs)))
+                return
+
+        for _ in range(workers + 1):
+            submit_next()
+        while pending:
+            i, job, future = pending.popleft()
+            submit_next()
+            bar.write(f"Processing image {i + 1}/{len(jobs)} {job.mrc_path.name}", file=out)
+            try:
+                picks, boxes, (t_read, t_prep, t_extract), warning = future.result()
+            except (StarError, MicrographError, OSError, ValueError) as e:
+                bar.write(f"Skipped {job.name}: {e}", file=sys.stderr)
+                summary.failed.append(job.name)
+                bar.update(1)
+                continue
+            if warning:
+                bar.write(f"Warning: {warning}", file=sys.stderr)
+            bar.write(f"Eval Particles: {len(picks)}", file=out)
+            t0 = time.perf_counter()
+            prob = classify(boxes) if len(boxes) else np.zeros(0, np.float32)
+            t1 = time.perf_counter()
+            kept = write_outputs(picks, prob, threshold, job.output_path, job.rejected_path)
+            t2 = time.perf_counter()
+            pct = 100.0 * kept / len(picks) if len(picks) else 0.0
+            bar.write(f"Saved {job.output_path.name} with {kept}/{len(picks)}({pct:.1f}%)", file=out)
+            out.flush()
+            summary.micrographs += 1
+            summary.picks_in += len(picks)
+            summary.picks_kept += kept
+            summary.scores.append(prob)
+            for key, dt in (("read", t_read), ("preprocess", t_prep), ("extract", t_extract), ("network", t1 - t0),
+                            ("write", t2 - t1)):
+                summary.timings[key] += dt
+            bar.update(1)
+    bar.close()
+    summary.seconds = time.perf_counter() - t_start
+    return summary
