@@ -1,4 +1,9 @@
-"""File-system helpers: atomic writes and finding micrographs by file suffix."""
+"""File-system helpers: atomic writes and finding micrographs by file suffix.
+
+Every output is written whole or not at all: to a temporary file beside it,
+then renamed over it. A write that fails (a read-only folder, a full disk, a
+path that is a folder) raises :class:`OutputError` naming the path and the
+reason, and leaves no temporary file behind, also when interrupted."""
 from __future__ import annotations
 
 import contextlib
@@ -23,6 +28,17 @@ def _umask() -> int:
     return mask
 
 
+class OutputError(Exception):
+    """An output that cannot be written; the message names the path and why."""
+
+
+def _output_error(path: Path, e: OSError) -> OutputError:
+    why = e.strerror or str(e)
+    if isinstance(e, IsADirectoryError) or path.is_dir():
+        why = "it is a folder"
+    return OutputError(f"{path}: cannot be written: {why}")
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole
     new one, never a partial file (temporary file in the same folder, then rename).
@@ -30,17 +46,21 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     the temporary file's owner-only ones, so that the user's group can read
     the outputs as it reads their other files."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise _output_error(path, e) from None
     try:
         if hasattr(os, "fchmod"):   # POSIX
             os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as e:
+        raise _output_error(path, e) from None
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager
@@ -54,6 +74,8 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as e:
+        raise _output_error(path, e) from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -33,19 +33,23 @@ class Labelled:
 
 
 def match_picks(auto_xy: np.ndarray, correct_xy: np.ndarray, match_distance_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Match cleaned picks to autopicks by position.
+    """Match cleaned picks to autopicks by position, one to one.
 
-    Returns ``kept`` (per autopick: some cleaned pick lies within
-    ``match_distance_px``) and ``added`` (per cleaned pick: no autopick lies
-    within the tolerance, so the user added it by hand).
+    Returns ``kept`` (per autopick: a cleaned pick within
+    ``match_distance_px`` is matched to it) and ``added`` (per cleaned pick:
+    no autopick is left within the tolerance, so the user added it by hand).
+    Pairs are matched closest first (ties in the order of the files), each
+    pick at most once: two identical autopicks both kept in the cleaned copy
+    are both kept, and one of them removed is one removed.
     """
     kept = np.zeros(len(auto_xy), bool)
     added = np.ones(len(correct_xy), bool)
     if len(auto_xy) and len(correct_xy):
-        dist, idx = cKDTree(auto_xy).query(correct_xy, distance_upper_bound=match_distance_px)
-        found = np.isfinite(dist)
-        kept[idx[found]] = True
-        added = ~found
+        pairs = cKDTree(correct_xy).sparse_distance_matrix(cKDTree(auto_xy), match_distance_px,
+                                                           output_type="ndarray")
+        for i, j in zip(*(pairs[k][np.lexsort((pairs["j"], pairs["i"], pairs["v"]))] for k in ("i", "j"))):
+            if added[i] and not kept[j]:
+                added[i], kept[j] = False, True
     return kept, added
 
 

@@ -15,16 +15,16 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, TextIO
 
 import numpy as np
 
-from .formats.mrc import MicrographError, read_micrograph
-from .formats.relion import read_picks
+from .formats.mrc import MicrographError, blank_warning, read_micrograph
+from .formats.relion import Picks, read_picks
 from .formats.star import StarError
-from .images.boxes import outside_warning, processed_boxes
+from .images.boxes import box_too_large, outside_warning, processed_boxes
 from .images.ctf import CtfParams
 from .images.preprocess import Preprocessing, preprocess_with_stats
-from .outputs import write_outputs
 
 
 @dataclass
@@ -52,35 +52,45 @@ class UnpickSummary:
                                                                  "write": 0.0})
 
 
-def _prepare(job: UnpickJob, settings: Preprocessing, ctfs: dict[str, CtfParams] | None):
+def _prepare(job: UnpickJob, settings: Preprocessing, ctfs: dict[str, CtfParams] | None,
+             fill_nonfinite: bool = False):
     """Worker: read picks and micrograph, return (picks, boxes, seconds reading,
-    preprocessing and extracting, a warning or None)."""
+    preprocessing and extracting, warnings)."""
     t0 = time.perf_counter()
     picks = read_picks(job.star_path)
-    image, _ = read_micrograph(job.mrc_path) if len(picks) else (None, None)
+    image, _ = read_micrograph(job.mrc_path, fill_nonfinite) if len(picks) else (None, None)
     t1 = time.perf_counter()
     ctf = None
     if settings.ctf_flip:
         ctf = (ctfs or {}).get(job.name)
         if ctf is None:
             raise MicrographError(f"{job.name}: not in the CTF file")
-    warning = None
+    warnings = []
     if len(picks):
-        warning = outside_warning(picks.xy, image.shape, str(job.star_path), job.mrc_path.name,
-                                  picks.block.row_lines)
+        too_large = box_too_large(image.shape, settings.boxsize_px, str(job.mrc_path))
+        if too_large:
+            raise MicrographError(too_large)
+        warnings = [w for w in (blank_warning(image, job.mrc_path), outside_warning(
+            picks.xy, image.shape, str(job.star_path), job.mrc_path.name, picks.block.row_lines)) if w]
         processed, mean, sd = preprocess_with_stats(image, settings, ctf)
         t2 = time.perf_counter()
         boxes = processed_boxes(processed, mean, sd, picks.xy, settings)
     else:
         t2 = t1
         boxes = np.zeros((0, settings.resized_px, settings.resized_px), np.float32)
-    return picks, boxes, (t1 - t0, t2 - t1, time.perf_counter() - t2), warning
+    return picks, boxes, (t1 - t0, t2 - t1, time.perf_counter() - t2), warnings
 
 
-def unpick(jobs: list[UnpickJob], settings: Preprocessing, classify, threshold: float,
-                   num_cores: int = 2, ctfs: dict[str, CtfParams] | None = None,
-                   out=sys.stdout, progress: bool = True) -> UnpickSummary:
-    """Unpick every job. ``classify(boxes) -> P(particle)`` runs the network."""
+def unpick(jobs: list[UnpickJob], settings: Preprocessing, classify: Callable[[np.ndarray], np.ndarray],
+           write: Callable[[UnpickJob, Picks, np.ndarray], int], num_cores: int = 2,
+           ctfs: dict[str, CtfParams] | None = None, out: TextIO = sys.stdout, progress: bool = True,
+           fill_nonfinite: bool = False, on_done: Callable[[UnpickSummary], None] | None = None) -> UnpickSummary:
+    """Unpick every job: ``classify(boxes)`` gives each pick's P(particle),
+    ``write(job, picks, probabilities)`` writes the outputs and returns the
+    number kept. A micrograph that cannot be read is reported and skipped;
+    an output that cannot be written stops the run
+    (:class:`~unpicker.files.OutputError`). ``on_done(summary)`` is called
+    after each micrograph."""
     from tqdm import tqdm
 
     summary = UnpickSummary()
@@ -94,41 +104,49 @@ def unpick(jobs: list[UnpickJob], settings: Preprocessing, classify, threshold: 
 
         def submit_next() -> None:
             for i, job in queue:
-                pending.append((i, job, pool.submit(_prepare, job, settings, ctfs)))
+                pending.append((i, job, pool.submit(_prepare, job, settings, ctfs, fill_nonfinite)))
                 return
 
         for _ in range(workers + 1):
             submit_next()
-        while pending:
-            i, job, future = pending.popleft()
-            submit_next()
-            bar.write(f"Processing image {i + 1}/{len(jobs)} {job.mrc_path.name}", file=out)
-            try:
-                picks, boxes, (t_read, t_prep, t_extract), warning = future.result()
-            except (StarError, MicrographError, OSError, ValueError) as e:
-                bar.write(f"Skipped {job.name}: {e}", file=sys.stderr)
-                summary.failed.append(job.name)
+        try:
+            while pending:
+                i, job, future = pending.popleft()
+                submit_next()
+                bar.write(f"Processing image {i + 1}/{len(jobs)} {job.mrc_path.name}", file=out)
+                try:
+                    picks, boxes, (t_read, t_prep, t_extract), warnings = future.result()
+                except (StarError, MicrographError, OSError, ValueError) as e:
+                    bar.write(f"Skipped {job.name}: {e}", file=sys.stderr)
+                    summary.failed.append(job.name)
+                    bar.update(1)
+                    continue
+                for warning in warnings:
+                    bar.write(f"Warning: {warning}", file=sys.stderr)
+                bar.write(f"Eval Particles: {len(picks)}", file=out)
+                t0 = time.perf_counter()
+                prob = classify(boxes) if len(boxes) else np.zeros(0, np.float32)
+                t1 = time.perf_counter()
+                kept = write(job, picks, prob)
+                t2 = time.perf_counter()
+                pct = 100.0 * kept / len(picks) if len(picks) else 0.0
+                bar.write(f"Saved {job.output_path.name} with {kept}/{len(picks)}({pct:.1f}%)", file=out)
+                out.flush()
+                summary.micrographs += 1
+                summary.picks_in += len(picks)
+                summary.picks_kept += kept
+                summary.scores.append(prob)
+                for key, dt in (("read", t_read), ("preprocess", t_prep), ("extract", t_extract),
+                                ("network", t1 - t0), ("write", t2 - t1)):
+                    summary.timings[key] += dt
                 bar.update(1)
-                continue
-            if warning:
-                bar.write(f"Warning: {warning}", file=sys.stderr)
-            bar.write(f"Eval Particles: {len(picks)}", file=out)
-            t0 = time.perf_counter()
-            prob = classify(boxes) if len(boxes) else np.zeros(0, np.float32)
-            t1 = time.perf_counter()
-            kept = write_outputs(picks, prob, threshold, job.output_path, job.rejected_path)
-            t2 = time.perf_counter()
-            pct = 100.0 * kept / len(picks) if len(picks) else 0.0
-            bar.write(f"Saved {job.output_path.name} with {kept}/{len(picks)}({pct:.1f}%)", file=out)
-            out.flush()
-            summary.micrographs += 1
-            summary.picks_in += len(picks)
-            summary.picks_kept += kept
-            summary.scores.append(prob)
-            for key, dt in (("read", t_read), ("preprocess", t_prep), ("extract", t_extract), ("network", t1 - t0),
-                            ("write", t2 - t1)):
-                summary.timings[key] += dt
-            bar.update(1)
-    bar.close()
+                if on_done:
+                    on_done(summary)
+        except BaseException:
+            for _, _, f in pending:    # stop the workers' queue; the one running finishes
+                f.cancel()
+            raise
+        finally:
+            bar.close()
     summary.seconds = time.perf_counter() - t_start
     return summary

@@ -19,8 +19,11 @@ def test_outputs_keep_header_columns_and_row_text_with_scores(trained):
     header_end = src.index("_rlnAnglePsi #5")
     assert out[:header_end + 1] == src[:header_end + 1] and out[header_end + 1] == "_unpickerScore #6"
     src_rows = set(src[header_end + 1:]) - {""}
-    kept = [line for line in out[header_end + 2:] if line]
-    rejected = [line for line in rej[header_end + 2:] if line]
+    # each output ends with emUnpicker's marker, outside the table (after a blank line)
+    for lines, role in ((out, "unpicked picks"), (rej, "removed picks")):
+        assert lines[-2] == "" and lines[-1].startswith(f"# written by emUnpicker 0.1.0 as {role}; model unpickModel.out")
+    kept = [line for line in out[header_end + 2:-1] if line]
+    rejected = [line for line in rej[header_end + 2:-1] if line]
     assert len(kept) + len(rejected) == len(src_rows)
     assert {line.rsplit(" ", 1)[0] for line in kept + rejected} == src_rows
     threshold = read_model_info(folder / "unpickModel.out")[0].threshold

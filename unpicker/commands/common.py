@@ -1,20 +1,99 @@
-"""Options and helpers shared by unpicker_train.py and unpicker_eval.py (the original's help texts)."""
+"""What the commands share: the preprocessing options (with the original's
+help texts), checked numeric options, progress bars, and how a command ends
+(an error message and exit status, never a traceback)."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..files import OutputError
 from ..formats.relion import CoordinateList
+from ..guard import OutputConflict
+
+
+class CommandError(Exception):
+    """A run that cannot go on: the message is printed as ``Error: ...`` and
+    the command exits with ``status`` (2: bad input, nothing written)."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class RunState:
+    """What a command has done so far, for the line an interruption prints."""
+
+    done: str = "nothing was written"
+    resume: str = "run the same command again"
+
+
+def run_command(body: Callable[[RunState], int]) -> int:
+    """Run a command's body and turn its failures into one line on stderr and
+    an exit status: 2 for bad input or outputs that would overwrite inputs, 1
+    for an output that cannot be written, 130 for Ctrl-C (with what finished
+    and how to resume)."""
+    state = RunState()
+    try:
+        return body(state)
+    except CommandError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return e.status
+    except OutputConflict as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    except OutputError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\nInterrupted: {state.done}; {state.resume}.", file=sys.stderr)
+        return 130
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars only on a terminal: redirected to a file (a log, RELION's
+    run.err, SLURM) every redraw would stay in it."""
+    return not getattr(args, "no_progress", False) and sys.stderr.isatty()
+
+
+# ---------------------------------------------------------------- checked numbers
+
+def number(kind: type = float, minimum: float | None = None, maximum: float | None = None,
+           above: bool = False, below: bool = False) -> Callable[[str], float]:
+    """An argparse ``type``: a finite ``kind`` (int or float) within the bounds
+    (``above``/``below``: strictly); anything else is refused at parsing
+    with a message that says what is expected."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if minimum is not None and (value <= minimum if above else value < minimum):
+            raise argparse.ArgumentTypeError(f"must be {'above' if above else 'at least'} {minimum:g}, got {text}")
+        if maximum is not None and (value >= maximum if below else value > maximum):
+            raise argparse.ArgumentTypeError(f"must be {'below' if below else 'at most'} {maximum:g}, got {text}")
+        return value
+    parse.__name__ = kind.__name__    # argparse names the type in its messages
+    return parse
+
 
 # option -> (settings field, type, original default, original help text)
 PREPROCESSING_OPTIONS = {
-    "boxsize": ("boxsize_px", int, 200, "Boxsize to use when extracting particles"),
-    "sigma_contrast": ("sigma_contrast", float, 0.0, "Sigma contrast to apply to image before particle extraction"),
-    "lowpass": ("lowpass_A", float, 0.0, "Lowpass filter resolution to apply"),
-    "highpass": ("highpass_A", float, 0.0, "Highpass filter resolution to apply"),
-    "gaussian_sigma": ("gaussian_sigma_px", float, 0.0, "Gaussian filter sigma to apply"),
-    "resized_box": ("resized_px", int, 32, "Resize boxsize used for training"),
+    "boxsize": ("boxsize_px", number(int, 2), 200, "Boxsize to use when extracting particles"),
+    "sigma_contrast": ("sigma_contrast", number(float, 0), 0.0,
+                       "Sigma contrast to apply to image before particle extraction"),
+    "lowpass": ("lowpass_A", number(float, 0), 0.0, "Lowpass filter resolution to apply"),
+    "highpass": ("highpass_A", number(float, 0), 0.0, "Highpass filter resolution to apply"),
+    "gaussian_sigma": ("gaussian_sigma_px", number(float, 0), 0.0, "Gaussian filter sigma to apply"),
+    "resized_box": ("resized_px", number(int, 2), 32, "Resize boxsize used for training"),
 }
 
 
@@ -24,14 +103,18 @@ def add_preprocessing_arguments(p: argparse.ArgumentParser, with_defaults: bool)
     for flag, (_, typ, default, text) in PREPROCESSING_OPTIONS.items():
         suffix = f" (default {default})" if with_defaults else " (default: as in the model file)"
         p.add_argument(f"--{flag}", type=typ, default=default if with_defaults else None, help=text + suffix)
-    p.add_argument("--apix", type=float, default=None,
+    p.add_argument("--apix", type=number(float, 0, above=True), default=None,
                    help="Angstroms per pixel in mrc file (default: the MRC header, else 1.0)")
-    p.add_argument("--num_cores", type=int, default=4, help="Number of cores to use (default 4)")
+    p.add_argument("--num_cores", type=number(int, 1), default=4, help="Number of cores to use (default 4)")
     p.add_argument("--image_dir", default=os.curdir,
                    help="Directory containing micrographs (default: the current directory)")
     p.add_argument("--ctf_star", default=None,
                    help="micrographs_ctf.star (RELION 3.0 or 3.1+): phase-flip each micrograph with its own CTF")
-    p.add_argument("--no_progress", action="store_true", help="no progress bars (for log files)")
+    p.add_argument("--fill_nonfinite", action="store_true",
+                   help="replace NaN or infinite pixels by the micrograph's mean (by default such a "
+                   "micrograph is an error)")
+    p.add_argument("--no_progress", action="store_true",
+                   help="no progress bars (they are drawn only on a terminal anyway)")
 
 
 def listed_micrographs(listed: CoordinateList, image_dir: str) -> list[Path]:

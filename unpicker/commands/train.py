@@ -17,16 +17,20 @@ import numpy as np
 
 from .. import __version__
 from ..files import find_by_suffix
-from ..formats.mrc import MicrographError, read_pixel_size, resolve_apix
+from ..formats.mrc import MicrographError, read_pixel_size, read_shape, resolve_apix
 from ..formats.relion import coordinate_list_given, read_ctf_star
 from ..formats.star import StarError
+from ..guard import MODEL, PLOT, TRAINING_LOG, WEIGHTS, Output, check_outputs
 from ..images.augment import GROUP_SIZES, default_shift_px
+from ..images.boxes import box_too_large
 from ..images.preprocess import Preprocessing
 from ..labels import read_training_file
-from ..networks import DEFAULT_NETWORK, NETWORKS
+from ..networks import DEFAULT_NETWORK, NETWORKS, network_names
 from ..networks.backend import PRECISIONS
-from ..training.plan import TrainConfig, train_epochs
-from .common import add_preprocessing_arguments, listed_micrographs
+from ..networks.model_file import weights_path
+from ..training.plan import TrainConfig, plan_training, train_epochs
+from .common import (CommandError, RunState, add_preprocessing_arguments, listed_micrographs, number, run_command,
+                     show_progress)
 
 if TYPE_CHECKING:   # annotations only; the command imports these once the data are read
     from ..training.dataset import TrainingSet
@@ -43,18 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "(AutoPick/job006/autopick_train.star; run in the project directory)")
     p.add_argument("--train_output", default="model.ckpt", help="File to save training data (default model.ckpt)")
     add_preprocessing_arguments(p, with_defaults=True)
-    p.add_argument("--num_epochs", type=int, default=None,
+    p.add_argument("--num_epochs", type=number(int, 1), default=None,
                    help="Number of epochs for training (default 25 for resnet+seed; 15, the original's, for one "
                    "network)")
     p.add_argument("--network", choices=[DEFAULT_NETWORK, *NETWORKS], default=DEFAULT_NETWORK,
                    help="resnet+seed (default): a small residual CNN and the original network trained side "
                    "by side, their scores averaged (each classifies half of the test-time views); resnet: "
                    "the residual CNN alone; seed: the original emUnpicker network alone")
-    p.add_argument("--max_steps", type=int, default=None,
+    p.add_argument("--max_steps", type=number(int, 0), default=None,
                    help="train for at most this many steps (default: 2500 for resnet+seed, which keeps "
                    "large training sets within about 10 minutes on 2 CPU cores; no cap for one network; "
                    "0: no cap)")
-    p.add_argument("--validation_fraction", type=float, default=0.2,
+    p.add_argument("--validation_fraction", type=number(float, 0, 1, below=True), default=0.2,
                    help="fraction of the training micrographs held out for validation (default 0.2)")
     p.add_argument("--no_refit", action="store_true",
                    help="keep the validated model. By default, after training, the same networks are trained "
@@ -69,41 +73,54 @@ def build_parser() -> argparse.ArgumentParser:
     # Knobs for experiments (bench/accuracy.py --train_args), not for users: their
     # defaults are the measured best, and they stay out of --help.
     hidden = argparse.SUPPRESS
-    p.add_argument("--batch_size", type=int, default=None, help=hidden)
-    p.add_argument("--learning_rate", type=float, default=None, help=hidden)
+    p.add_argument("--batch_size", type=number(int, 1), default=None, help=hidden)
+    p.add_argument("--learning_rate", type=number(float, 0, above=True), default=None, help=hidden)
     p.add_argument("--augmentation", choices=list(GROUP_SIZES), default="d8", help=hidden)
-    p.add_argument("--shift_px", type=int, default=None, help=hidden)
+    p.add_argument("--shift_px", type=number(int, 0), default=None, help=hidden)
     p.add_argument("--tta", type=int, choices=[1, 4, 8], default=4, help=hidden)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_command(lambda state: _main(args, state))
+
+
+def _model_outputs(model: Path, networks: list[str], steps: list[int]) -> list[Output]:
+    """Every file a training into ``model`` writes: the model and its
+    weights, the checkpoints ``model-STEP`` and theirs, the log and the plot."""
+    outputs = []
+    for name, what in [(model, "the model")] + [(Path(f"{model}-{s}"), f"the checkpoint at step {s}") for s in steps]:
+        outputs.append(Output(name, what, MODEL))
+        for net in networks:
+            outputs.append(Output(weights_path(name, net if len(networks) > 1 else None), f"{what}'s weights", WEIGHTS))
+    return outputs + [Output(Path(f"{model}.log.csv"), "the training log", TRAINING_LOG),
+                      Output(Path(f"{model}.png"), "the training plot", PLOT)]
+
+
+def _main(args: argparse.Namespace, state: RunState) -> int:
     out = sys.stdout
-    if args.num_epochs is not None and args.num_epochs < 1:
-        print(f"Error: --num_epochs must be at least 1, got {args.num_epochs}", file=sys.stderr)
-        return 2
     shift_px = default_shift_px(args.resized_box) if args.shift_px is None else args.shift_px
     if not 0 <= shift_px < args.resized_box / 2:
-        print(f"Error: --shift_px must be at least 0 and under half the resized box ({args.resized_box} px), "
-              f"got {shift_px}", file=sys.stderr)
-        return 2
+        raise CommandError(f"--shift_px must be at least 0 and under half the resized box ({args.resized_box} px), "
+                           f"got {shift_px}")
+    if args.resized_box > args.boxsize:
+        raise CommandError(f"--resized_box {args.resized_box} is larger than --boxsize {args.boxsize}: the boxes would "
+                           "be enlarged, which adds no detail (give a smaller --resized_box)")
     star_dir = Path(".")
     image_dir = Path(args.image_dir)
     try:
         listed = coordinate_list_given(args.train_root)
     except StarError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 2
+        raise CommandError(str(e)) from None
     if listed is not None:   # RELION 4/5: a list of training files (trainingSetFromStarFiles.py writes it)
         mrcs = listed_micrographs(listed, args.image_dir)
         found = [(m.stem, Path(c), m) for m, c in zip(mrcs, listed.coordinates)]
     else:
         found = [(name, path, image_dir / (name + ".mrc")) for name, path in find_by_suffix(star_dir, args.train_root)]
     if not found:
-        print(f"Error: no *{args.train_root} files in {star_dir.resolve()}" if listed is None
-              else f"Error: {args.train_root}: the list is empty", file=sys.stderr)
-        return 2
+        raise CommandError(f"no *{args.train_root} files in {star_dir.resolve()}" if listed is None
+                           else f"{args.train_root}: the list is empty")
 
     items, skipped = [], 0
     for name, star_path, mrc_path in found:
@@ -118,19 +135,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Skipped {star_path.name}: {e}", file=sys.stderr)
             skipped += 1
     if not items:
-        print("Error: no usable training micrographs", file=sys.stderr)
-        return 2
+        raise CommandError("no usable training micrographs")
 
     try:
         ctfs, star_apix = (read_ctf_star(args.ctf_star) if args.ctf_star else ({}, None))
-    except StarError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 2
-    try:
         header_apix = read_pixel_size(items[0][1])
-    except MicrographError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 2
+        too_large = box_too_large(read_shape(items[0][1]), args.boxsize, str(items[0][1]))
+    except (StarError, MicrographError) as e:
+        raise CommandError(str(e)) from None
+    if too_large:
+        raise CommandError(too_large)
     needs_A = bool(args.lowpass or args.highpass or args.ctf_star)
     apix, source, warning = resolve_apix(args.apix, header_apix, star_apix, needs_A)
     print(f"Pixel size: {apix:g} Å/px (from {source})", file=out)
@@ -142,23 +156,21 @@ def main(argv: list[str] | None = None) -> int:
                                  gaussian_sigma_px=args.gaussian_sigma, sigma_contrast=args.sigma_contrast,
                                  ctf_flip=bool(args.ctf_star))
     except ValueError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 2
+        raise CommandError(str(e)) from None
 
     n_p = sum(int(p.is_particle.sum()) for _, _, p in items)
     n_n = sum(int((~p.is_particle).sum()) for _, _, p in items)
     print(f"Training Particles: {n_p} Non-particles: {n_n} in training set", file=out)
     if n_p == 0 or n_n == 0:
-        print("Error: the training set needs both particles (P) and non-particles (N)", file=sys.stderr)
-        return 2
+        raise CommandError("the training set needs both particles (P) and non-particles (N)")
 
     from ..training.dataset import extract_training_set, split_by_micrograph
 
     try:
-        ts = extract_training_set(items, settings, ctfs, args.num_cores, progress=not args.no_progress)
+        ts = extract_training_set(items, settings, ctfs, args.num_cores, progress=show_progress(args),
+                                  fill_nonfinite=args.fill_nonfinite)
     except (MicrographError, ValueError) as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 2
+        raise CommandError(str(e)) from None
     for warning in ts.warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     val, val_names, note = split_by_micrograph(ts, args.validation_fraction, args.seed)
@@ -166,31 +178,52 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Loaded training data, using {int(val.sum())} particles for validation - {pct:.1f}% particles",
           file=out)
     print(note, file=out)
+    if (~val).sum() < 2:
+        raise CommandError("fewer than two picks are left to train on besides the validation micrographs")
+
+    config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, augmentation=args.augmentation, seed=args.seed,
+                         num_cores=args.num_cores, tta=args.tta, max_steps=args.max_steps, shift_px=shift_px)
+    refit = bool(val_names) and not args.no_refit
+    steps = plan_training(int((~val).sum()), config).steps
+    model = Path(args.train_output)
+    check_outputs(_model_outputs(model, network_names(args.network),
+                                 list(range(0, steps, config.log_every)) + ([steps] if refit else [])),
+                  [(p.source, f"the training file of {n}") for n, _, p in items]
+                  + [(m, f"the micrograph {n}") for n, m, _ in items]
+                  + [(Path(f), "an input list") for f in (args.train_root, args.ctf_star) if f and Path(f).is_file()])
 
     from ..networks.backend import import_keras, resolve_precision
 
     keras = import_keras()
 
-    from ..training.loop import train
+    from ..training.loop import TrainingError, train
 
     precision = resolve_precision(args.precision)
+    config.precision = precision
     print(f"Training arithmetic: {precision}" + (" (chosen for this CPU)" if args.precision == "auto" else ""),
           file=out)
-    config = TrainConfig(network=args.network, num_epochs=args.num_epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, augmentation=args.augmentation, seed=args.seed,
-                         num_cores=args.num_cores, tta=args.tta, precision=precision,
-                         max_steps=args.max_steps, shift_px=shift_px)
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
                           "particles": n_p, "non_particles": n_n, "shift_px": shift_px,
                           "num_epochs": train_epochs(config), "precision": precision},
              "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
-    refit = bool(val_names) and not args.no_refit
-    result = train(ts.boxes[~val], ts.is_particle[~val], ts.boxes[val], ts.is_particle[val], settings, config,
-                   args.train_output, extra, out=out, progress=not args.no_progress,
-                   held_out_micrographs=bool(val_names), final_checkpoint=refit)
-    if refit:
-        _refit(ts, settings, config, args, extra, result, out)
+
+    def checkpointed(path: Path) -> None:
+        state.done = f"training stopped; the checkpoints up to {path} are complete"
+        state.resume = (f"unpicker_eval.py --train_output {path} unpicks with the last one, or run the same command "
+                        "again to train anew")
+
+    try:
+        result = train(ts.boxes[~val], ts.is_particle[~val], ts.boxes[val], ts.is_particle[val], settings, config,
+                       model, extra, out=out, progress=show_progress(args),
+                       held_out_micrographs=bool(val_names), final_checkpoint=refit, on_checkpoint=checkpointed)
+        if refit:
+            state.done = f"the validated model {model}-{result.steps} is complete; the refit stopped"
+            state.resume = f"unpicker_eval.py --train_output {model}-{result.steps} unpicks with it"
+            _refit(ts, settings, config, args, extra, result, out)
+    except TrainingError as e:
+        raise CommandError(str(e), status=1) from None
     return 1 if skipped else 0
 
 
@@ -214,5 +247,5 @@ def _refit(ts: TrainingSet, settings: Preprocessing, config: TrainConfig, args: 
         "validated_model": Path(validated_name).name, "validation_error": validated.validation_error,
         "validated_steps": validated.steps}}}
     refit(ts.boxes, ts.is_particle, settings, config, args.train_output, validated.threshold,
-          validated.threshold_rule, refit_extra, out=out, progress=not args.no_progress)
+          validated.threshold_rule, refit_extra, out=out, progress=show_progress(args))
     print(f"Refitted model saved in file {args.train_output}", file=out)

@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
+import hashlib
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -18,12 +19,14 @@ import numpy as np
 from ..files import atomic_write_text, find_by_suffix
 from ..formats.relion import (CoordinateList, coordinate_list_given, coordinate_list_text, list_output_path,
                               read_ctf_star)
-from ..formats.star import StarError
+from ..formats.star import StarError, with_marker
+from ..guard import PLOT, UNPICKED, UNPICKED_LIST, REJECTED, Output, check_outputs
 from ..networks.backend import PRECISIONS
 from ..networks.model_file import ModelFileError, model_base, read_model_info
-from ..outputs import plot_score_histogram
-from ..unpicking import UnpickJob, unpick
-from .common import PREPROCESSING_OPTIONS, add_preprocessing_arguments, listed_micrographs
+from ..outputs import plot_score_histogram, unpicked_with, write_outputs
+from ..unpicking import UnpickJob, UnpickSummary, unpick
+from .common import (PREPROCESSING_OPTIONS, CommandError, RunState, add_preprocessing_arguments, listed_micrographs,
+                     number, run_command, show_progress)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval_root", default="_autopick.star", help="File suffix for star files to unpick")
     p.add_argument("--output_root", default="_autopick_unpick.star", help="File suffix for unpicked star files")
     add_preprocessing_arguments(p, with_defaults=False)
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=number(float, 0, 1), default=None,
                    help="keep picks whose particle probability is at least this (default: the model's, from its "
                    "validation micrographs: half the best F1 there, or 0 = keep all where removing picks "
                    "is not expected to gain; 0.5 without validation; the training log says which)")
@@ -54,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="use preprocessing options that differ from the model's training")
     p.add_argument("--overwrite", action="store_true",
-                   help="redo micrographs whose output is newer than their inputs and the model")
+                   help="redo micrographs already unpicked with these settings, and replace outputs that "
+                   "emUnpicker did not write (never an input)")
     p.add_argument("--histogram", default="unpick_scores.png",
                    help="PNG histogram of all scores (default unpick_scores.png; '' for none)")
     return p
@@ -113,76 +117,88 @@ def _jobs(args, listed: CoordinateList | None) -> list[UnpickJob]:
             for name, star in found]
 
 
-def _up_to_date(job: UnpickJob, model_mtime: float) -> bool:
+def _up_to_date(job: UnpickJob, inputs_mtime: float, settings: str) -> bool:
+    """Whether a micrograph's outputs exist, are newer than its inputs and the
+    model, and were written with these settings."""
     try:
-        out = job.output_path.stat().st_mtime
-        return out > max(job.star_path.stat().st_mtime, job.mrc_path.stat().st_mtime, model_mtime)
+        outputs = [job.output_path] + ([job.rejected_path] if job.rejected_path else [])
+        newer = min(p.stat().st_mtime for p in outputs) > max(
+            job.star_path.stat().st_mtime, job.mrc_path.stat().st_mtime, inputs_mtime)
     except OSError:
         return False
+    return newer and all(unpicked_with(p) == settings for p in outputs)
+
+
+def _run_settings(args: argparse.Namespace, model: Path, threshold: float, tta: int, settings) -> str:
+    """What an output records it was unpicked with: what changes its scores
+    or what is kept (a re-run with other settings redoes the micrograph)."""
+    digest = hashlib.sha1(f"{model.read_bytes()!r}|{settings}".encode()).hexdigest()[:12]
+    return (f"model {model.name} [{digest}], threshold {threshold:g}, tta {tta}, precision {args.precision}"
+            + (", forced preprocessing" if args.force else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_command(lambda state: _main(args, state))
+
+
+def _main(args: argparse.Namespace, state: RunState) -> int:
     out = sys.stdout
-    if args.output_root == args.eval_root or (args.write_rejected and args.write_rejected == args.eval_root):
-        print(f"Error: the output suffix {args.output_root} would overwrite the input files", file=sys.stderr)
-        return 2
     try:
         info, networks = read_model_info(args.train_output)
     except ModelFileError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 2
+        raise CommandError(str(e)) from None
     try:
         settings, conflicts = _settings(args, info.preprocessing)
     except ValueError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 2
+        raise CommandError(str(e)) from None
     if conflicts and not args.force:
-        print("Error: these options contradict the model's training and would invalidate it:\n  "
-              + "\n  ".join(conflicts) + "\nLeave them out to use the model's values, or add --force.",
-              file=sys.stderr)
-        return 2
+        raise CommandError("these options contradict the model's training and would invalidate it:\n  "
+                           + "\n  ".join(conflicts) + "\nLeave them out to use the model's values, or add --force.")
     threshold = info.threshold if args.threshold is None else args.threshold
-    if not 0.0 <= threshold <= 1.0:
-        print(f"Error: --threshold must be between 0 and 1, got {threshold}", file=sys.stderr)
-        return 2
     try:
         ctfs = read_ctf_star(args.ctf_star)[0] if args.ctf_star else None
     except StarError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 2
+        raise CommandError(str(e)) from None
     tta = args.tta or int(info.extra.get("tta", 1))
 
     if args.eval_file and not Path(args.eval_file).is_file():
-        print(f"Error: {args.eval_file}: file not found", file=sys.stderr)
-        return 2
+        raise CommandError(f"{args.eval_file}: file not found")
     try:
         listed = coordinate_list_given(args.eval_file)
     except StarError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 2
+        raise CommandError(str(e)) from None
     jobs = _jobs(args, listed)
     if not jobs:
-        print(f"Error: no *{args.eval_root} files in {Path('.').resolve()}" if listed is None
-              else f"Error: {args.eval_file}: the coordinate list is empty", file=sys.stderr)
-        return 2
+        raise CommandError(f"no *{args.eval_root} files in {Path('.').resolve()}" if listed is None
+                           else f"{args.eval_file}: the coordinate list is empty")
+    list_out = None
     if listed is not None:
         list_out = list_output_path(Path(args.eval_file), args.eval_root, args.output_root)
-        if list_out.resolve() == Path(args.eval_file).resolve():
-            print(f"Error: the output list {list_out} would overwrite the input list", file=sys.stderr)
-            return 2
         if not any(j.star_path.is_file() for j in jobs):
-            print(f"Error: {args.eval_file}: none of its coordinate files is found from {Path('.').resolve()}, "
-                  f"e.g. {jobs[0].star_path} (its paths are relative to the RELION project directory: "
-                  "run unpicker_eval.py there)", file=sys.stderr)
-            return 2
+            raise CommandError(f"{args.eval_file}: none of its coordinate files is found from {Path('.').resolve()}, "
+                               f"e.g. {jobs[0].star_path} (its paths are relative to the RELION project directory: "
+                               "run unpicker_eval.py there)")
         print(f"Coordinate list {args.eval_file}: {len(jobs)} micrographs", file=out)
-    model_mtime = max([model_base(args.train_output).stat().st_mtime]
-                      + [weights.stat().st_mtime for _, weights in networks])
-    todo = [j for j in jobs if args.overwrite or not _up_to_date(j, model_mtime)]
+
+    model = model_base(args.train_output)
+    model_files = [model] + [weights for _, weights in networks]
+    outputs = [Output(j.output_path, f"the unpicked picks of {j.name}", UNPICKED) for j in jobs]
+    outputs += [Output(j.rejected_path, f"the removed picks of {j.name}", REJECTED) for j in jobs if j.rejected_path]
+    outputs += [Output(list_out, "the list of unpicked files", UNPICKED_LIST)] if list_out else []
+    outputs += [Output(Path(args.histogram), "the score histogram", PLOT)] if args.histogram else []
+    inputs = [(j.star_path, f"the coordinate file of {j.name}") for j in jobs]
+    inputs += [(j.mrc_path, f"the micrograph {j.name}") for j in jobs]
+    inputs += [(f, "the model") for f in model_files]
+    inputs += [(Path(f), "an input list") for f in (args.eval_file, args.ctf_star) if f]
+    check_outputs(outputs, inputs, overwrite=args.overwrite)
+
+    run_settings = _run_settings(args, model, threshold, tta, settings)
+    inputs_mtime = max(f.stat().st_mtime for f in model_files)
+    todo = [j for j in jobs if args.overwrite or not _up_to_date(j, inputs_mtime, run_settings)]
     if len(todo) < len(jobs):
-        print(f"{len(jobs) - len(todo)} micrographs already unpicked (outputs newer than inputs and model);"
-              " --overwrite redoes them", file=out)
+        print(f"{len(jobs) - len(todo)} micrographs already unpicked with these settings (outputs newer than "
+              "inputs and model); --overwrite redoes them", file=out)
     print(f"Model {args.train_output}: network {info.network}, boxsize {settings.boxsize_px} -> "
           f"{settings.resized_px}, {settings.apix:g} Å/px, threshold {threshold:g}", file=out)
 
@@ -198,15 +214,26 @@ def main(argv: list[str] | None = None) -> int:
           file=out)
     models = []
     for i, (member, weights) in enumerate(networks):   # one network, or an ensemble's members
-        model = build_network(member.network, settings.resized_px)
-        model.load_weights(weights)
-        views = member_views(tta, i, len(networks))
-        models.append((inference_network(model, precision), member.logit_shift, views))
+        model_net = build_network(member.network, settings.resized_px)
+        try:
+            model_net.load_weights(weights)
+        except Exception as e:     # h5py and Keras raise many kinds for a damaged file
+            raise CommandError(f"{weights}: cannot be read as the {member.network} network's weights "
+                               f"({type(e).__name__}: {e}); is the file complete?") from None
+        models.append((inference_network(model_net, precision), member.logit_shift,
+                       member_views(tta, i, len(networks))))
     print("Initialized!", file=out)
     print("Calculating unpicks...", file=out)
 
-    summary = unpick(todo, settings, lambda boxes: ensemble_probability(models, boxes),
-                             threshold, args.num_cores, ctfs, out, progress=not args.no_progress)
+    def write(job: UnpickJob, picks, prob: np.ndarray) -> int:
+        return write_outputs(picks, prob, threshold, job.output_path, job.rejected_path, run_settings)
+
+    def done(summary: UnpickSummary) -> None:
+        state.done = f"{summary.micrographs} of {len(todo)} micrographs unpicked, each output complete"
+        state.resume = "run the same command again to unpick the others"
+
+    summary = unpick(todo, settings, lambda boxes: ensemble_probability(models, boxes), write, args.num_cores,
+                     ctfs, out, progress=show_progress(args), fill_nonfinite=args.fill_nonfinite, on_done=done)
     pct = 100.0 * summary.picks_kept / summary.picks_in if summary.picks_in else 0.0
     rate = summary.micrographs / summary.seconds if summary.seconds else 0.0
     print(f"Summary: {summary.micrographs} micrographs, {summary.picks_in} picks in, {summary.picks_kept} kept "
@@ -214,10 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     if summary.scores and args.histogram:
         plot_score_histogram(np.concatenate(summary.scores), threshold, args.histogram)
         print(f"Score histogram: {args.histogram}", file=out)
-    if listed is not None:   # the kept picks' files, for RELION's Extract job
+    if list_out is not None:   # the kept picks' files, for RELION's Extract job
         failed = set(summary.failed)
         rows = [i for i, j in enumerate(jobs) if j.name not in failed]
-        atomic_write_text(list_out, coordinate_list_text(listed, rows, [str(jobs[i].output_path) for i in rows]))
+        atomic_write_text(list_out, with_marker(
+            coordinate_list_text(listed, rows, [str(jobs[i].output_path) for i in rows]), UNPICKED_LIST))
         print(f"Coordinate list of the unpicked files ({len(rows)} micrographs): {list_out}", file=out)
     if summary.failed:
         print(f"{len(summary.failed)} micrographs skipped because of errors: {', '.join(summary.failed)}",

@@ -4,7 +4,11 @@ Returns the image as a float32 array indexed ``image[y, x]`` (row = y,
 column = x), the same convention as ``_rlnCoordinateX/Y``. Supports modes 0
 (int8/uint8), 1 (int16), 2 (float32), 6 (uint16) and 12 (float16), extended
 headers (FEI1/FEI2 and others, skipped by mrcfile), either byte order, and a
-single image or a stack of one image.
+single image or a stack of one image. Headers are read as leniently as
+mrcfile's permissive mode and RELION do (a missing ``MAP`` id, say); what
+cannot be a micrograph is refused by name: complex values (modes 3 and 4),
+stacks of several images, volumes, and NaN or infinite pixels (unless they
+are to be filled).
 """
 from __future__ import annotations
 
@@ -31,9 +35,9 @@ def _open_mrc(path: Path, mmap: bool = False):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             if mmap:
-                opened = mrcfile.mmap(path, mode="r", permissive=False)
+                opened = mrcfile.mmap(path, mode="r", permissive=True)
             else:
-                opened = mrcfile.open(path, mode="r", header_only=True, permissive=False)
+                opened = mrcfile.open(path, mode="r", header_only=True, permissive=True)
             with opened as mrc:
                 yield mrc
     except MicrographError:
@@ -42,19 +46,25 @@ def _open_mrc(path: Path, mmap: bool = False):
         raise MicrographError(f"{path}: not a readable MRC micrograph ({e})") from None
 
 
-def read_micrograph(path: str | Path) -> tuple[np.ndarray, float | None]:
+def read_micrograph(path: str | Path, fill_nonfinite: bool = False) -> tuple[np.ndarray, float | None]:
     """Read one micrograph.
 
     Returns:
         ``(image, apix)``: the image as a new C-contiguous float32 (ny, nx)
         array, and the pixel size in Å from the header's voxel size (None when
         the header says 0).
+    Raises :class:`MicrographError` naming the file for anything that is not
+    one 2D image of finite real numbers; with ``fill_nonfinite``, NaN and
+    infinite pixels are replaced by the mean of the others instead.
     """
+    path = Path(path)
     # Memory-mapped: the file is read once, straight into the float32 copy.
-    with _open_mrc(Path(path), mmap=True) as mrc:
+    with _open_mrc(path, mmap=True) as mrc:
         data = mrc.data
         if data is None:
             raise ValueError("no image data")
+        if data.dtype.kind == "c" or data.dtype.fields:
+            raise ValueError("complex-valued data (MRC mode 3 or 4), not a micrograph")
         if data.ndim == 3:
             if data.shape[0] != 1:
                 raise ValueError(f"a stack of {data.shape[0]} images, expected one micrograph")
@@ -63,14 +73,35 @@ def read_micrograph(path: str | Path) -> tuple[np.ndarray, float | None]:
             raise ValueError(f"{data.ndim}-dimensional data, expected a 2D image")
         image = np.array(data, dtype=np.float32, order="C")
         apix = float(mrc.voxel_size.x)
-    return image, (apix if apix > 0 else None)
+    bad = ~np.isfinite(image)
+    if bad.any():
+        y, x = np.unravel_index(int(np.argmax(bad)), image.shape)
+        if not fill_nonfinite:
+            raise MicrographError(f"{path}: {int(bad.sum())} pixels are NaN or infinite (the first at x {x}, y {y}); "
+                                  "--fill_nonfinite replaces them by the mean of the others")
+        image[bad] = float(image[~bad].mean()) if (~bad).any() else 0.0
+    return image, (apix if apix > 0 and np.isfinite(apix) else None)
+
+
+def blank_warning(image: np.ndarray, path: str | Path) -> str | None:
+    """A warning when every pixel of a micrograph has the same value: its
+    picks cannot be told apart (every one gets the same score)."""
+    if image.size and float(image.min()) == float(image.max()):
+        return f"{path}: every pixel is {float(image.flat[0]):g} (a blank micrograph): its picks all score the same"
+    return None
 
 
 def read_pixel_size(path: str | Path) -> float | None:
     """The header's pixel size in Å (None when it says 0), reading only the header."""
     with _open_mrc(Path(path)) as mrc:
         apix = float(mrc.voxel_size.x)
-    return apix if apix > 0 else None
+    return apix if apix > 0 and np.isfinite(apix) else None
+
+
+def read_shape(path: str | Path) -> tuple[int, int]:
+    """A micrograph's (rows, columns) from its header alone."""
+    with _open_mrc(Path(path)) as mrc:
+        return int(mrc.header.ny), int(mrc.header.nx)
 
 
 def resolve_apix(

@@ -36,6 +36,8 @@ __all__ = [
     "parse_star",
     "format_loop_block",
     "edit_loop",
+    "with_marker",
+    "read_marker",
 ]
 
 
@@ -118,8 +120,10 @@ class StarBlock:
         i = self.column_index(name)
         return [row[i] for row in self.rows]
 
-    def floats(self, name: str) -> np.ndarray:
-        """One column as float64, with an error naming file, line and value."""
+    def floats(self, name: str, finite: bool = True) -> np.ndarray:
+        """One column as float64, with an error naming file, line and value
+        for anything that is not a number (or, with ``finite``, is NaN or
+        infinite)."""
         i = self.column_index(name)
         out = np.empty(len(self.rows), dtype=np.float64)
         for k, row in enumerate(self.rows):
@@ -130,6 +134,10 @@ class StarBlock:
                     f"{self.source}:{self.row_lines[k] + 1}: _{self.columns[i]}"
                     f" is not a number: {row[i]!r}"
                 ) from None
+        if finite and not np.isfinite(out).all():
+            k = int(np.argmin(np.isfinite(out)))
+            raise StarError(f"{self.source}:{self.row_lines[k] + 1}: _{self.columns[i]}"
+                            f" is not a finite number: {self.rows[k][i]!r}")
         return out
 
     def value(self, name: str) -> str:
@@ -175,7 +183,7 @@ def read_star(path: str | Path, allow_extra_fields: bool = False) -> StarFile:
     than declared columns (the original emUnpicker's training files)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")    # a byte-order mark is not part of the text
     except UnicodeDecodeError:
         raise StarError(f"{path}: not a text file") from None
     except OSError as e:
@@ -185,6 +193,8 @@ def read_star(path: str | Path, allow_extra_fields: bool = False) -> StarFile:
 
 def parse_star(text: str, source: str = "<string>", allow_extra_fields: bool = False) -> StarFile:
     """Parse STAR text. See the module docstring for what is kept."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
     lines = text.splitlines()
     blocks: list[StarBlock] = []
     block: StarBlock | None = None
@@ -247,6 +257,20 @@ def parse_star(text: str, source: str = "<string>", allow_extra_fields: bool = F
         raise StarError(f"{source}:{n + 1}: unexpected text in data_{block.name}: {line[:60]!r}")
 
     return StarFile(source, lines, blocks, ends_with_newline=text.endswith("\n") or not text)
+
+
+def _split_comment(line: str) -> tuple[str, str]:
+    """A row's values and its trailing ``# comment`` (with the whitespace
+    before it), split where :func:`_split_fields` stops reading."""
+    if "#" not in line:
+        return line, ""
+    for m in _TOKEN.finditer(line):
+        if m.group(3) is not None and m.group(3).startswith("#"):
+            start = m.start()
+            while start > 0 and line[start - 1].isspace():
+                start -= 1
+            return line[:start], line[start:]
+    return line, ""
 
 
 def _format_value(value: object) -> str:
@@ -312,7 +336,9 @@ def edit_loop(
             continue
         if n in row_pos and new_columns:
             k = kept_index[row_pos[n]]
-            line = line.rstrip() + " " + " ".join(_format_value(v[k]) for v in new_columns.values())
+            values, comment = _split_comment(line)
+            line = (values.rstrip() + " " + " ".join(_format_value(v[k]) for v in new_columns.values())
+                    + comment)
         out.append(line)
         if n == after_header:
             for j, cname in enumerate(new_columns):
@@ -322,3 +348,41 @@ def edit_loop(
             out += [" ".join(_format_value(v) for v in row) for row in extra_rows]
     text = "\n".join(out)
     return text + "\n" if (star.ends_with_newline or extra_rows or new_columns) and text else text
+
+
+# The last line of every STAR file emUnpicker writes says so, and in what role
+# (an unpicked coordinate file, a training file, a list of them), so that a
+# later run can tell its own outputs from the user's files.
+MARKER = "# written by emUnpicker"
+_MARKER_LINE = re.compile(r"^# written by emUnpicker (\S+) as ([^;]+?)(?:; (.*))?$")
+
+
+def with_marker(text: str, role: str, details: str = "") -> str:
+    """``text`` with emUnpicker's marker as its last line, after a blank line
+    (RELION ends a table at a blank line, so the comment lies outside it).
+    Markers the text already had (it was copied from an output) are dropped.
+    ``details``: more of what the file was written with (one line)."""
+    from .. import __version__
+
+    lines = [line for line in text.splitlines() if not line.startswith(MARKER)]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    marker = f"{MARKER} {__version__} as {role}" + (f"; {details}" if details else "")
+    return "\n".join(lines + ["", marker]) + "\n"
+
+
+def read_marker(path: str | Path) -> tuple[str, str] | None:
+    """The (role, details) of the marker :func:`with_marker` wrote at the end
+    of ``path``; None when there is none (or the file cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(f.tell() - 4096, 0))
+            tail = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        m = _MARKER_LINE.match(line.strip())
+        if m:
+            return m.group(2), m.group(3) or ""
+    return None

@@ -37,6 +37,12 @@ def area_weights(start_px: np.ndarray, boxsize_px: int, resized_px: int) -> tupl
     return first, weights
 
 
+# Picks whose resizing weights are computed at once: the weights take
+# 2 x resized_px x (boxsize_px + 1) floats per pick (64 KB at 250 -> 32), so
+# a micrograph with a hundred thousand picks is cut in chunks of this many.
+EXTRACT_CHUNK = 1024
+
+
 def extract_boxes(image: np.ndarray, xy: np.ndarray, boxsize_px: int, resized_px: int,
                   fill: float | None = None) -> np.ndarray:
     """All boxes of one micrograph in one call.
@@ -50,20 +56,31 @@ def extract_boxes(image: np.ndarray, xy: np.ndarray, boxsize_px: int, resized_px
             the micrograph mean, neutral after normalisation; the original
             used the middle of the min-max range).
     Returns:
-        (n, resized_px, resized_px) float32.
+        (n, resized_px, resized_px) float32. Memory besides it does not grow
+        with the number of picks (they are cut :data:`EXTRACT_CHUNK` at a time).
     """
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     n = len(xy)
+    out = np.empty((n, resized_px, resized_px), np.float32)
     if n == 0:
-        return np.zeros((0, resized_px, resized_px), np.float32)
+        return out
     if not np.isfinite(xy).all():
         raise ValueError("pick coordinates must be finite numbers")
+    if fill is None:
+        fill = float(image.mean())
+    for start in range(0, n, EXTRACT_CHUNK):
+        _extract_chunk(image, xy[start:start + EXTRACT_CHUNK], boxsize_px, resized_px, fill,
+                       out[start:start + EXTRACT_CHUNK])
+    return out
+
+
+def _extract_chunk(image: np.ndarray, xy: np.ndarray, boxsize_px: int, resized_px: int, fill: float,
+                   out: np.ndarray) -> None:
+    """:func:`extract_boxes` for a few picks, into ``out``."""
     ny, nx = image.shape
     win = boxsize_px + 1
     x0, wx = area_weights(xy[:, 0] - boxsize_px / 2, boxsize_px, resized_px)
     y0, wy = area_weights(xy[:, 1] - boxsize_px / 2, boxsize_px, resized_px)
-
-    out = np.empty((n, resized_px, resized_px), np.float32)
     # A window wholly inside the image is used in place (a view; copying all
     # windows first cost about as much as the arithmetic); the few that cross
     # an edge are gathered with clamped indices and the outside part set to
@@ -77,9 +94,8 @@ def extract_boxes(image: np.ndarray, xy: np.ndarray, boxsize_px: int, resized_px
         cols = x0[edge, None] + np.arange(win)
         part = image[np.clip(rows, 0, ny - 1)[:, :, None], np.clip(cols, 0, nx - 1)[:, None, :]]
         outside = ((rows < 0) | (rows >= ny))[:, :, None] | ((cols < 0) | (cols >= nx))[:, None, :]
-        part[outside] = float(image.mean()) if fill is None else fill
+        part[outside] = fill
         out[edge] = np.matmul(np.matmul(wy[edge], part), wx[edge].transpose(0, 2, 1))
-    return out
 
 
 def normalise_boxes(boxes: np.ndarray, mic_mean: float, mic_sd: float) -> np.ndarray:
@@ -105,6 +121,16 @@ def micrograph_boxes(image: np.ndarray, xy: np.ndarray, settings: Preprocessing,
     the one path from micrograph to network inputs, shared by training and
     unpicking so that both always prepare boxes the same way."""
     return processed_boxes(*preprocess_with_stats(image, settings, ctf, workers), xy, settings)
+
+
+def box_too_large(shape: tuple[int, ...], boxsize_px: int, micrograph: str) -> str | None:
+    """Why boxes of ``boxsize_px`` cannot be cut from a micrograph of
+    ``shape`` (rows, columns): larger than it, every box would be mostly
+    filling, and the network learns nothing from them. None when they fit."""
+    if boxsize_px > min(shape):
+        return (f"{micrograph}: the box ({boxsize_px} px) is larger than the micrograph ({shape[1]} x {shape[0]} px); "
+                "is --boxsize in pixels of these micrographs?")
+    return None
 
 
 def outside_micrograph(xy: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats.mrc import read_micrograph
-from ..images.boxes import micrograph_boxes, outside_warning
+from ..formats.mrc import MicrographError, blank_warning, read_micrograph
+from ..images.boxes import box_too_large, micrograph_boxes, outside_warning
 from ..images.ctf import CtfParams
 from ..images.preprocess import Preprocessing
 from ..labels import TrainingPicks
@@ -31,7 +31,8 @@ class TrainingSet:
         is_particle: (n,) bool labels (True: P).
         micrograph: (n,) int, each box's micrograph, an index into ``names``.
         names: the micrographs, in the order given.
-        warnings: per micrograph, in order, a warning about picks outside it.
+        warnings: in micrograph order, warnings about picks outside a
+            micrograph, or a micrograph that is blank.
     """
 
     boxes: np.ndarray
@@ -43,23 +44,29 @@ class TrainingSet:
 
 def extract_training_set(items: list[tuple[str, Path, TrainingPicks]], settings: Preprocessing,
                          ctfs: dict[str, CtfParams] | None = None, num_cores: int = 1,
-                         progress: bool = True) -> TrainingSet:
+                         progress: bool = True, fill_nonfinite: bool = False) -> TrainingSet:
     """The boxes of every labelled pick. ``items``: (micrograph name, MRC path,
-    picks); ``ctfs``: each micrograph's CTF by name, when ``settings.ctf_flip``."""
+    picks); ``ctfs``: each micrograph's CTF by name, when ``settings.ctf_flip``.
+    Raises :class:`~unpicker.formats.mrc.MicrographError` naming the
+    micrograph that cannot be read or is too small for the box."""
     from tqdm import tqdm
 
     counts = [len(p.xy) for _, _, p in items]
     boxes = np.empty((sum(counts), settings.resized_px, settings.resized_px), np.float32)
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
-    warnings: list[str | None] = [None] * len(items)
+    warnings: list[list[str]] = [[] for _ in items]
 
     def work(i: int) -> int:
         name, path, picks = items[i]
         ctf = ctfs.get(name) if (ctfs and settings.ctf_flip) else None
         if settings.ctf_flip and ctf is None:
             raise ValueError(f"{name}: not in the CTF file")
-        image, _ = read_micrograph(path)
-        warnings[i] = outside_warning(picks.xy, image.shape, picks.source or name, Path(path).name, picks.row_lines)
+        image, _ = read_micrograph(path, fill_nonfinite)
+        too_large = box_too_large(image.shape, settings.boxsize_px, str(path))
+        if too_large:
+            raise MicrographError(too_large)
+        warnings[i] = [w for w in (blank_warning(image, path), outside_warning(
+            picks.xy, image.shape, picks.source or name, Path(path).name, picks.row_lines)) if w]
         boxes[starts[i]:starts[i + 1]] = micrograph_boxes(image, picks.xy, settings, ctf)
         return i
 
@@ -69,7 +76,7 @@ def extract_training_set(items: list[tuple[str, Path, TrainingPicks]], settings:
             pass
     labels = np.concatenate([p.is_particle for _, _, p in items]) if items else np.zeros(0, bool)
     mic = np.repeat(np.arange(len(items)), counts)
-    return TrainingSet(boxes, labels, mic, [n for n, _, _ in items], [w for w in warnings if w])
+    return TrainingSet(boxes, labels, mic, [n for n, _, _ in items], [w for ws in warnings for w in ws])
 
 
 def split_by_micrograph(ts: TrainingSet, validation_fraction: float, seed: int

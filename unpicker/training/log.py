@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..files import atomic_output
+from ..guard import PLOT, SOFTWARE
 
 FIELDS = ("step", "epoch", "loss", "minibatch_error", "validation_error", "learning_rate")
 
@@ -59,7 +60,7 @@ def plot_history(history: list[dict], path: Path) -> None:
     fig.tight_layout()
     try:
         with atomic_output(path) as tmp:
-            fig.savefig(tmp, dpi=100)
+            fig.savefig(tmp, dpi=100, metadata={"Software": f"{SOFTWARE} ({PLOT})"})
     except Exception as e:  # a plot is a convenience; never fail training for it
         print(f"Could not draw the training plot {path}: {e}", file=sys.stderr)
     finally:

@@ -33,6 +33,11 @@ from .sampler import Batch, BatchSampler, loss_weights
 from .threshold import CALIBRATED_RULES, best_f1, default_threshold, default_threshold_rule, threshold_line
 
 
+class TrainingError(Exception):
+    """Training that cannot go on (a loss that is not a finite number); the
+    message says at which step and what to check."""
+
+
 @dataclass
 class TrainResult:
     """What a training reports.
@@ -126,6 +131,10 @@ class _Training:
             if logging:
                 mb_error = _error_pct(sigmoid(self.margin(batch.x, all_views=False)), batch.y.astype(bool))
             loss = self.learn(batch)
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"the training loss became {loss} at step {step}, so the networks learnt nothing usable; "
+                    "check the micrographs for extreme pixel values (--sigma_contrast clips them)")
             bar.update(1)
             if logging:
                 on_log(step, loss, mb_error)
@@ -150,7 +159,7 @@ def _error_pct(prob: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> 
 def train(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
           settings: Preprocessing, config: TrainConfig, output: str | Path, extra_info: dict | None = None,
           out: TextIO = sys.stdout, progress: bool = True, held_out_micrographs: bool = True,
-          final_checkpoint: bool = False) -> TrainResult:
+          final_checkpoint: bool = False, on_checkpoint: Callable[[Path], None] | None = None) -> TrainResult:
     """Train and validate, logging and checkpointing every ``config.log_every`` steps.
 
     Args:
@@ -164,7 +173,9 @@ def train(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np
         final_checkpoint: also save the final model as ``output-STEP``, the
             name the lowest-validation-error line then gives it (so that it
             outlives a :func:`refit` into ``output``).
+        on_checkpoint: called with each checkpoint's path once it is written.
 
+    Raises :class:`TrainingError` when the loss stops being a finite number.
     Writes ``output`` (+ weights), the checkpoints, ``output.log.csv`` and
     ``output.png``; the default threshold is chosen on the validation boxes
     (:func:`.threshold.default_threshold_rule`).
@@ -197,6 +208,8 @@ def train(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np
                       extra_info)
         if val_error < best[0]:
             best = (val_error, step, checkpoint)
+        if on_checkpoint:
+            on_checkpoint(checkpoint)
         log.record({"step": step, "epoch": round(step * plan.batch / plan.samples_per_epoch, 4), "loss": loss,
                     "minibatch_error": mb_error, "validation_error": val_error, "learning_rate": lr}, checkpoint)
 
