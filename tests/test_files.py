@@ -20,3 +20,28 @@ def test_atomic_write_gives_the_umask_permissions(tmp_path, umask, mode):
     assert stat.S_IMODE((tmp_path / "out.star").stat().st_mode) == mode
     assert (tmp_path / "out.star").read_text() == "data_\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.star"]     # no temporary file left
+
+
+def test_unwritable_outputs_are_one_named_error_and_leave_no_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    from unpicker.files import OutputError, atomic_output
+
+    with pytest.raises(OutputError, match=r"nothere/out.star: cannot be written: No such file or directory"):
+        atomic_write_text(tmp_path / "nothere" / "out.star", "x")
+    (tmp_path / "a_folder").mkdir()
+    with pytest.raises(OutputError, match=r"a_folder: cannot be written: it is a folder"):
+        atomic_write_text(tmp_path / "a_folder", "x")
+
+    def full(fd, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fdopen", full)
+    with pytest.raises(OutputError, match="out.star: cannot be written: No space left on device"):
+        atomic_write_text(tmp_path / "out.star", "x")
+    monkeypatch.undo()
+    with pytest.raises(KeyboardInterrupt):             # interrupted while a writer writes
+        with atomic_output(tmp_path / "plot.png") as tmp:
+            tmp.write_bytes(b"half")
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_folder"]

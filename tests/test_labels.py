@@ -24,3 +24,15 @@ def test_reads_the_original_scripts_training_files(tmp_path):
     t = read_training_file(p)
     np.testing.assert_array_equal(t.xy, [[100, 200], [300, 400]])
     assert t.is_particle.tolist() == [True, False]
+
+
+def test_identical_picks_kept_in_the_cleaned_copy_are_both_kept():
+    auto = np.array([[10.0, 10.0], [10.0, 10.0], [40.0, 40.0]])
+    kept, added = match_picks(auto, np.array([[10.0, 10.0], [10.0, 10.0], [40.0, 40.0]]), 1.0)
+    assert kept.all() and not added.any()
+    # one of two identical picks removed by the user (a duplicate): one kept, one removed
+    kept, added = match_picks(auto, np.array([[10.0, 10.0], [40.0, 40.0]]), 1.0)
+    assert kept.tolist() == [True, False, True] and not added.any()
+    # closest pairs first: a cleaned pick between two autopicks takes the nearer
+    kept, _ = match_picks(np.array([[0.0, 0.0], [1.5, 0.0]]), np.array([[1.0, 0.0], [0.2, 0.0]]), 1.0)
+    assert kept.tolist() == [True, True]

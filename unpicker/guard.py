@@ -6,11 +6,11 @@ refuses the run (:class:`OutputConflict`, exit status 2) when
 1. an output is one of the run's inputs (a micrograph, coordinate file,
    cleaned copy, training file, list, CTF table or model): never replaced;
 2. two outputs are the same file;
-3. an output exists and emUnpicker did not write it in the same role (a
-   STAR file the user made, a training file where an unpicked file is to
-   go): replaced only with ``--overwrite``, and only by an output of the same
-   kind (a STAR file by a STAR file); a file of another kind (a micrograph, a
-   model, an image) never;
+3. an output exists and emUnpicker did not write it in the same role: a
+   file of any kind a run reads (a micrograph, coordinate file or list,
+   model, training file) is never replaced, whichever run it belongs to;
+   another file of the output's kind (a STAR file without picks, a PNG)
+   only with ``--overwrite``;
 4. an output is a folder.
 
 Files are compared as the file system sees them (the same device and inode
@@ -47,6 +47,8 @@ KIND_OF_ROLE = {UNPICKED: "star", REJECTED: "star", TRAINING: "star", UNPICKED_L
 # columns that mark STAR files written before they carried a marker line
 _LEGACY_COLUMNS = {"_unpickerScore": (UNPICKED, REJECTED), "_unpickerLabel": (TRAINING,)}
 _LOG_HEADER = "step,epoch,loss,minibatch_error,validation_error,learning_rate"
+# columns of STAR files that hold picks or list their files: inputs of some run
+_PICK_COLUMNS = {"rlnCoordinateX", "rlnMicrographName", "rlnMicrographCoordinates", "CoordinateX"}
 
 
 class OutputConflict(Exception):
@@ -73,7 +75,9 @@ def _identity(path: Path) -> tuple:
 
 def kind_of(path: Path) -> str:
     """What an existing file is, from its first bytes: ``mrc``, ``hdf5``,
-    ``png``, ``model``, ``csv`` (a training log), ``star``, ``text`` or ``other``."""
+    ``png``, ``model``, ``csv`` (a training log), ``picks`` (a STAR file of
+    coordinates, or a list of such files), ``star`` (another STAR file),
+    ``text`` or ``other``."""
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
@@ -93,14 +97,16 @@ def kind_of(path: Path) -> str:
         return "model"
     if text.startswith(_LOG_HEADER):
         return "csv"
-    if any(line.strip().startswith("data_") for line in text.splitlines()):
-        return "star"
+    lines = text.splitlines()
+    if any(line.strip().startswith("data_") for line in lines):
+        columns = {line.split()[0].lstrip("_") for line in lines if line.strip().startswith("_")}
+        return "picks" if columns & _PICK_COLUMNS else "star"
     return "text"
 
 
 def roles_of(path: Path, kind: str) -> tuple[str, ...]:
     """The roles an existing file of ``kind`` was written in by emUnpicker; () when it was not."""
-    if kind == "star":
+    if kind in ("star", "picks"):
         marker = read_marker(path)
         if marker:
             return (marker[0],)
@@ -158,13 +164,13 @@ def check_outputs(outputs: Iterable[Output], inputs: Iterable[tuple[Path, str]],
         kind = kind_of(path)
         if out.role in roles_of(path, kind):
             continue
-        wanted = KIND_OF_ROLE[out.role]
-        found = {"star": "a STAR file", "mrc": "a micrograph (MRC)", "hdf5": "an HDF5 file", "png": "a PNG image",
-                 "model": "an emUnpicker model", "csv": "a training log", "text": "a text file"}.get(kind, "a file")
         mine = roles_of(path, kind)
-        by = f"emUnpicker's {mine[0]}" if mine else f"{found} that emUnpicker did not write"
-        if kind != wanted or mine:
-            raise OutputConflict(f"{path} ({out.what}) already exists and is {by}: choose another output name")
+        found = {"picks": "a coordinate file", "star": "a STAR file", "mrc": "a micrograph (MRC)",
+                 "hdf5": "an HDF5 file", "png": "a PNG image", "model": "an emUnpicker model",
+                 "csv": "a training log", "text": "a text file"}.get(kind, "a file")
+        what = f"{path} ({out.what}) already exists and is " + (
+            f"emUnpicker's {mine[0]}" if mine else f"{found} that emUnpicker did not write")
+        if mine or kind != KIND_OF_ROLE[out.role]:
+            raise OutputConflict(f"{what}: choose another output name")
         if not overwrite:
-            raise OutputConflict(f"{path} ({out.what}) already exists and is {by}: choose another output name, "
-                                 "or give --overwrite to replace it")
+            raise OutputConflict(f"{what}: choose another output name, or give --overwrite to replace it")

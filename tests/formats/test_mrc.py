@@ -75,3 +75,42 @@ def test_pixel_size_from_the_header_alone(tmp_path):
     assert read_pixel_size(p) == pytest.approx(2.5)
     with pytest.raises(MicrographError, match="nothere.mrc: micrograph not found"):
         read_pixel_size(tmp_path / "nothere.mrc")
+
+
+def test_what_mrcfile_reads_leniently_is_read_and_what_is_no_micrograph_is_refused(tmp_path):
+    # a single image whose header lacks the "MAP " id (older writers): read, as mrcfile's permissive mode does
+    p = tmp_path / "noid.mrc"
+    with mrcfile.new(p) as mrc:
+        mrc.set_data(np.arange(12, dtype=np.float32).reshape(3, 4))
+    raw = bytearray(p.read_bytes())
+    raw[208:212] = b"\0\0\0\0"
+    p.write_bytes(bytes(raw))
+    image, _ = read_micrograph(p)
+    np.testing.assert_array_equal(image, np.arange(12, dtype=np.float32).reshape(3, 4))
+    # complex values (mode 4) are not taken for their real part
+    c = tmp_path / "complex.mrc"
+    with mrcfile.new(c) as mrc:
+        mrc.set_data(np.ones((4, 4), np.complex64))
+    with pytest.raises(MicrographError, match="complex.mrc: .*complex-valued data"):
+        read_micrograph(c)
+    # a volume is not a micrograph
+    v = tmp_path / "volume.mrc"
+    with mrcfile.new(v) as mrc:
+        mrc.set_data(np.ones((3, 4, 4), np.float32))
+        mrc.set_volume()
+    with pytest.raises(MicrographError, match="volume.mrc"):
+        read_micrograph(v)
+
+
+def test_nonfinite_pixels_are_named_or_filled(tmp_path):
+    p = tmp_path / "nan.mrc"
+    data = np.arange(20, dtype=np.float32).reshape(4, 5)
+    data[2, 3] = np.nan
+    data[0, 1] = -np.inf
+    with mrcfile.new(p) as mrc:
+        mrc.set_data(data)
+    with pytest.raises(MicrographError, match=r"nan.mrc: 2 pixels are NaN or infinite \(the first at x 1, y 0\)"):
+        read_micrograph(p)
+    image, _ = read_micrograph(p, fill_nonfinite=True)
+    finite = data[np.isfinite(data)]
+    assert image[2, 3] == pytest.approx(finite.mean()) and image[0, 1] == pytest.approx(finite.mean())

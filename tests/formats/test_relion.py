@@ -59,3 +59,16 @@ def test_coordinate_list_output_names():
     p = Path("AutoPick/job006/autopick.star")
     assert list_output_path(p, "_autopick.star", "_autopick_unpick.star") == Path("AutoPick/job006/autopick_unpick.star")
     assert list_output_path(p, "_autopick.star", "_clean.star") == Path("AutoPick/job006/autopick_clean.star")
+
+
+def test_ctf_values_that_are_not_numbers_are_named(tmp_path):
+    import pytest
+
+    from unpicker.formats.star import StarError
+
+    (tmp_path / "c.star").write_text(RELION31_CTF.replace("1.06", "abc"))
+    with pytest.raises(StarError, match=r"c.star:11: _rlnMicrographPixelSize is not a number: 'abc'"):
+        read_ctf_star(tmp_path / "c.star")
+    (tmp_path / "d.star").write_text(RELION31_CTF.replace("14000.0", "nan"))
+    with pytest.raises(StarError, match=r"d.star:21: _rlnDefocusV is not a finite number: 'nan'"):
+        read_ctf_star(tmp_path / "d.star")

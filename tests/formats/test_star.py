@@ -181,3 +181,42 @@ def test_every_starfile_test_file_matches_the_starfile_library():
                 for j, col in enumerate(expected.columns):
                     for row, v in zip(block.rows, expected[col].tolist()):
                         assert _same_value(row[j], v), (path, name, col, row[j], v)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path):
+    p = tmp_path / "bom.star"
+    p.write_bytes("\ufeff".encode() + RELION30_TEMPLATE.lstrip().encode())
+    picks = read_picks(p)
+    assert picks.xy.tolist() == [[1084.0, 968.0], [702.0, 530.0]]
+
+
+def test_added_values_go_before_a_rows_trailing_comment():
+    text = ("data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n"
+            "10 20   # kept on purpose\n30 '40' #note\n50 60\n")
+    star = parse_star(text)
+    edited = edit_loop(star, star.blocks[0], new_columns={"unpickerScore": ["0.9", "0.1", "0.5"]})
+    assert edited.splitlines()[-3:] == ["10 20 0.9   # kept on purpose", "30 '40' 0.1 #note", "50 60 0.5"]
+    again = parse_star(edited).blocks[0]      # readable by the project itself, the comment still a comment
+    assert again.column("unpickerScore") == ["0.9", "0.1", "0.5"] and again.column("rlnCoordinateY")[1] == "40"
+
+
+def test_nonfinite_numbers_are_named_with_file_and_line():
+    star = parse_star("data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n1 2\ninf 3\n", "picks.star")
+    with pytest.raises(StarError, match=r"picks.star:6: _rlnCoordinateX is not a finite number: 'inf'"):
+        star.blocks[0].floats("rlnCoordinateX")
+    assert math.isinf(star.blocks[0].floats("rlnCoordinateX", finite=False)[1])
+
+
+def test_markers_are_outside_the_table_and_read_back(tmp_path):
+    from unpicker.formats.star import read_marker, with_marker
+
+    text = with_marker(with_marker(RELION30_TEMPLATE, "unpicked picks", "threshold 0.5"), "training file")
+    assert text.count("# written by emUnpicker") == 1            # a copied marker is replaced, not added
+    (tmp_path / "m.star").write_text(text)
+    assert read_marker(tmp_path / "m.star") == ("training file", "")
+    assert len(read_star(tmp_path / "m.star").blocks[0].rows) == 2
+    import starfile
+
+    assert len(starfile.read(tmp_path / "m.star")) == 2
+    (tmp_path / "plain.star").write_text(RELION30_TEMPLATE)
+    assert read_marker(tmp_path / "plain.star") is None

@@ -70,3 +70,14 @@ def test_pipeline_boxes_are_normalised_and_flipped_ctf_runs():
     processed, mean, sd = preprocess_with_stats(img, s)
     expected = (extract_boxes(processed, xy, 64, 16, fill=mean) - mean) / sd
     np.testing.assert_allclose(boxes, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_many_picks_are_cut_in_chunks_with_the_same_result(monkeypatch):
+    from unpicker.images import boxes as boxes_module
+
+    rng = np.random.default_rng(2)
+    img = rng.normal(size=(200, 220)).astype(np.float32)
+    xy = np.r_[rng.uniform(0, 220, size=(25, 2)), [[1.0, 1.0], [219.0, 150.0]]]   # two cross an edge
+    whole = extract_boxes(img, xy, 40, 8)
+    monkeypatch.setattr(boxes_module, "EXTRACT_CHUNK", 4)
+    np.testing.assert_array_equal(extract_boxes(img, xy, 40, 8), whole)

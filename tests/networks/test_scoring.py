@@ -78,3 +78,17 @@ def test_padded_batches_give_the_same_scores_in_batches_of_one_size():
     padded = sigmoid(particle_margin(model, boxes, symmetries=4, batch_size=10, pad_to=8))
     assert sizes == [16, 16]                          # 16 + 12 views, the second padded
     np.testing.assert_allclose(padded, plain, rtol=1e-6)
+
+
+def test_many_boxes_are_scored_in_chunks_with_the_same_result(monkeypatch):
+    import keras
+
+    from unpicker.networks import scoring
+
+    inputs = keras.Input((5, 5, 1))
+    top = keras.layers.Lambda(lambda x: keras.ops.mean(x[:, 0, :, 0], axis=1, keepdims=True))(inputs)
+    model = keras.Model(inputs, keras.layers.Concatenate()([keras.ops.zeros_like(top), top]))
+    boxes = np.random.default_rng(8).normal(size=(23, 5, 5)).astype(np.float32)
+    whole = scoring.particle_margin(model, boxes, symmetries=4, logit_shift=0.5)
+    monkeypatch.setattr(scoring, "SCORE_CHUNK", 5)
+    np.testing.assert_allclose(scoring.particle_margin(model, boxes, symmetries=4, logit_shift=0.5), whole, rtol=1e-6)

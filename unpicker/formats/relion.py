@@ -144,15 +144,12 @@ def read_ctf_star(path: str | Path) -> tuple[dict[str, CtfParams], float | None]
     mics = star.find_loop("rlnMicrographName", "rlnDefocusU", "rlnDefocusV")
     optics_by_group: dict[str, dict[str, str]] = {}
     apix = None
-    try:
-        optics = star.block("optics")
-        for row in optics.rows:
-            values = dict(zip(optics.columns, row))
-            optics_by_group[values.get("rlnOpticsGroup", "1")] = values
-            if "rlnMicrographPixelSize" in values:
-                apix = float(values["rlnMicrographPixelSize"])
-    except StarError:
-        pass
+    optics = next((b for b in reversed(star.blocks) if b.name == "optics" and b.is_loop), None)
+    for row, line in zip(optics.rows if optics else [], optics.row_lines if optics else []):
+        values = dict(zip(optics.columns, row))
+        optics_by_group[values.get("rlnOpticsGroup", "1")] = values
+        if "rlnMicrographPixelSize" in values:
+            apix = _number(path, line, "rlnMicrographPixelSize", values["rlnMicrographPixelSize"])
     out = {}
     for row, line in zip(mics.rows, mics.row_lines):
         values = dict(zip(mics.columns, row))
@@ -160,10 +157,7 @@ def read_ctf_star(path: str | Path) -> tuple[dict[str, CtfParams], float | None]
 
         def get(name: str, default: float | None = None) -> float:
             if name in merged:
-                try:
-                    return float(merged[name])
-                except ValueError:
-                    raise StarError(f"{path}:{line + 1}: _{name} is not a number: {merged[name]!r}") from None
+                return _number(path, line, name, merged[name])
             if default is None:
                 raise StarError(f"{path}:{line + 1}: no _{name} for {values['rlnMicrographName']}")
             return default
@@ -174,3 +168,14 @@ def read_ctf_star(path: str | Path) -> tuple[dict[str, CtfParams], float | None]
         if apix is None and "rlnMicrographPixelSize" in merged:
             apix = get("rlnMicrographPixelSize")
     return out, apix
+
+
+def _number(path: str | Path, line: int, name: str, text: str) -> float:
+    """``text`` as a finite float, or a StarError naming file, line and column."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise StarError(f"{path}:{line + 1}: _{name} is not a number: {text!r}") from None
+    if not np.isfinite(value):
+        raise StarError(f"{path}:{line + 1}: _{name} is not a finite number: {text!r}")
+    return value
