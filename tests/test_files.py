@@ -45,3 +45,21 @@ def test_unwritable_outputs_are_one_named_error_and_leave_no_temporary_file(tmp_
             tmp.write_bytes(b"half")
             raise KeyboardInterrupt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_folder"]
+
+
+def test_temporary_files_of_a_killed_run_are_cleared(tmp_path):
+    import subprocess
+    import sys
+
+    from unpicker.files import clear_stale_temporaries
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    stale = [tmp_path / f".m.out-100.resnet.weights.h5.{dead}.tmp.weights.h5",
+             tmp_path / f".mic_unpick.star.{dead}.k2j3h4.tmp"]
+    alive = [tmp_path / f".mic_unpick.star.{os.getpid()}.abcdefgh.tmp", tmp_path / "mic.001.tmp.star",
+             tmp_path / ".hidden.tmp"]
+    for p in stale + alive:
+        p.write_text("x")
+    assert sorted(clear_stale_temporaries([tmp_path, tmp_path])) == sorted(stale)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in alive)

@@ -47,7 +47,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     the outputs as it reads their other files."""
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
         raise _output_error(path, e) from None
     try:
@@ -81,6 +81,42 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:       # exists, but another user's
+        return True
+    return True
+
+
+def clear_stale_temporaries(folders) -> list[Path]:
+    """Remove the temporary files that writes of a killed run left in
+    ``folders`` (``.NAME.PID.*tmp*``, from a process no longer running), so
+    that a kill -9 during a save leaves nothing behind for long. Returns
+    what was removed."""
+    removed = []
+    for folder in {Path(f) for f in folders}:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            parts = entry.name.split(".")
+            if not entry.name.startswith(".") or "tmp" not in parts[2:]:
+                continue
+            i = len(parts) - 1 - parts[::-1].index("tmp")     # .NAME.PID.tmp... or .NAME.PID.RANDOM.tmp
+            pid = next((int(p) for p in parts[max(i - 2, 2):i] if p.isdigit()), None)
+            if pid is not None and pid != os.getpid() and not _running(pid):
+                try:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+                except OSError:
+                    pass
+    return removed
+
+
 def find_by_suffix(directory: str | Path, suffix: str) -> list[tuple[str, Path]]:
     """Files in ``directory`` whose names end with ``suffix``, as
     ``(micrograph root, path)`` sorted by name: ``mic001_autopick.star`` with
@@ -91,3 +127,44 @@ def find_by_suffix(directory: str | Path, suffix: str) -> list[tuple[str, Path]]
         if p.name.endswith(suffix) and len(p.name) > len(suffix) and p.is_file():
             found.append((p.name[: -len(suffix)], p))
     return found
+
+
+# A file emUnpicker wrote where the format has no room for a comment (a box
+# file, a Topaz table, a cryoSPARC .cs) is marked by a hidden sidecar beside
+# it, ``.NAME.emunpicker``, holding its role, what it was written with, and
+# the file's size and modification time: edited or replaced, it is no
+# longer taken for emUnpicker's.
+SIDECAR = ".emunpicker"
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(f".{path.name}{SIDECAR}")
+
+
+def write_sidecar(path: str | Path, role: str, details: str = "") -> None:
+    """Mark ``path`` (just written) as emUnpicker's, in ``role``."""
+    import json
+
+    from . import __version__
+
+    path = Path(path)
+    st = path.stat()
+    atomic_write_text(_sidecar(path), json.dumps({"written_by": f"emUnpicker {__version__}", "role": role,
+                                                  "details": details, "size": st.st_size,
+                                                  "mtime_ns": st.st_mtime_ns}) + "\n")
+
+
+def read_sidecar(path: str | Path) -> tuple[str, str] | None:
+    """The (role, details) :func:`write_sidecar` recorded for ``path``, if the
+    file is still as it was written; else None."""
+    import json
+
+    path = Path(path)
+    try:
+        doc = json.loads(_sidecar(path).read_text())
+        st = path.stat()
+        if doc["size"] == st.st_size and doc["mtime_ns"] == st.st_mtime_ns:
+            return str(doc["role"]), str(doc.get("details", ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import read_sidecar
 from .formats.star import read_marker
 
 # Roles of the files emUnpicker writes; a STAR output of one role never replaces another's.
@@ -57,11 +58,14 @@ class OutputConflict(Exception):
 
 @dataclass(frozen=True)
 class Output:
-    """A file a run will write: its path, what it is (for messages) and its role."""
+    """A file a run will write: its path, what it is (for messages), its
+    role, and its kind (default: the role's, :data:`KIND_OF_ROLE`; ``other``
+    for another picker's format, which is replaced only when emUnpicker wrote it)."""
 
     path: Path
     what: str
     role: str
+    kind: str | None = None
 
 
 def _identity(path: Path) -> tuple:
@@ -106,6 +110,9 @@ def kind_of(path: Path) -> str:
 
 def roles_of(path: Path, kind: str) -> tuple[str, ...]:
     """The roles an existing file of ``kind`` was written in by emUnpicker; () when it was not."""
+    sidecar = read_sidecar(path)
+    if sidecar:
+        return (sidecar[0],)
     if kind in ("star", "picks"):
         marker = read_marker(path)
         if marker:
@@ -170,7 +177,7 @@ def check_outputs(outputs: Iterable[Output], inputs: Iterable[tuple[Path, str]],
                  "csv": "a training log", "text": "a text file"}.get(kind, "a file")
         what = f"{path} ({out.what}) already exists and is " + (
             f"emUnpicker's {mine[0]}" if mine else f"{found} that emUnpicker did not write")
-        if mine or kind != KIND_OF_ROLE[out.role]:
+        if mine or kind != (out.kind or KIND_OF_ROLE[out.role]):
             raise OutputConflict(f"{what}: choose another output name")
         if not overwrite:
             raise OutputConflict(f"{what}: choose another output name, or give --overwrite to replace it")

@@ -1,9 +1,12 @@
 """Labelled training sets: which autopicks the user kept (P) and removed (N).
 
-A training file is the autopick file with one column added after all of its
-columns, ``_unpickerLabel``, holding ``P`` (the pick is in the user's cleaned
-file) or ``N`` (the user removed it). Picks the user added by hand are
-appended as ``P`` rows. The original emUnpicker wrote the label as an
+A training file is a RELION STAR table of the autopicks with one column
+added after all of its columns, ``_unpickerLabel``, holding ``P`` (the pick
+is in the user's cleaned file) or ``N`` (the user removed it); picks the
+user added by hand are appended as ``P`` rows. From a RELION autopick file
+it is that file with the column added (every other line as it was); from
+another picker's file, a table of the picks' centres (in micrograph pixels)
+and figures of merit. The original emUnpicker wrote the label as an
 undeclared sixth field on each row; :func:`read_training_file` reads both.
 """
 from __future__ import annotations
@@ -14,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .formats.relion import Picks, read_picks
-from .formats.star import StarError, edit_loop
+from .formats.picks import MicrographPicks
+from .formats.relion import FOM_COLUMN, X_COLUMN, Y_COLUMN, Picks, read_picks
+from .formats.star import StarError, edit_loop, format_loop_block
 
 LABEL_COLUMN = "unpickerLabel"
 # RELION writes -999 for values a manual pick does not have (figure of merit, psi).
@@ -53,22 +57,54 @@ def match_picks(auto_xy: np.ndarray, correct_xy: np.ndarray, match_distance_px: 
     return kept, added
 
 
-def label_micrograph(auto: Picks, correct: Picks, match_distance_px: float = 1.0) -> Labelled:
-    """Build the training file text for one micrograph (see module docstring)."""
-    kept, added = match_picks(auto.xy, correct.xy, match_distance_px)
-    labels = np.where(kept, "P", "N").tolist()
-    extra_rows = []
-    for i in np.flatnonzero(added):
-        row = []
-        for col in auto.block.columns:
-            if correct.block.has_columns(col):
-                row.append(correct.block.rows[i][correct.block.column_index(col)])
-            else:
-                row.append(UNSET_VALUE)
-        extra_rows.append(row + ["P"])
-    text = edit_loop(auto.star, auto.block, new_columns={LABEL_COLUMN: labels}, extra_rows=extra_rows)
-    n_p = int(kept.sum()) + len(extra_rows)
-    return Labelled(text, n_p, int((~kept).sum()), len(extra_rows))
+def _matched(auto: MicrographPicks, other: MicrographPicks, match_distance_px: float
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(per autopick: in ``other``; per pick of ``other``: not an autopick):
+    by cryoSPARC's uids where both files have them, else by position."""
+    if auto.uid is not None and other.uid is not None:
+        return np.isin(auto.uid, other.uid), ~np.isin(other.uid, auto.uid)
+    return match_picks(auto.xy, other.xy, match_distance_px)
+
+
+def label_micrograph(auto: MicrographPicks, correct: MicrographPicks, match_distance_px: float = 1.0,
+                     rejected: MicrographPicks | None = None) -> Labelled:
+    """The training file of one micrograph (see the module docstring).
+
+    ``correct``: the picks the user kept (and any added by hand);
+    ``rejected``, when given (a cryoSPARC "rejected" set, say): the picks
+    the user removed; the autopicks in neither were not reviewed and are
+    left out. Without it every autopick not kept counts as removed."""
+    kept, added = _matched(auto, correct, match_distance_px)
+    reviewed = np.ones(len(auto), bool) if rejected is None else kept | _matched(auto, rejected,
+                                                                                  match_distance_px)[0]
+    labels = np.where(kept, "P", "N")[reviewed].tolist()
+    n_p, n_n = int(kept.sum()) + int(added.sum()), int((reviewed & ~kept).sum())
+    record = auto.record
+    if isinstance(record, Picks) and np.array_equal(record.xy, auto.xy):   # RELION, at the micrograph's scale
+        extra_rows = []
+        correct_block = correct.record.block if isinstance(correct.record, Picks) else None
+        for i in np.flatnonzero(added):
+            row = []
+            for col in record.block.columns:
+                if col in (X_COLUMN, Y_COLUMN):
+                    row.append(f"{correct.xy[i, 0 if col == X_COLUMN else 1]:.6f}" if correct_block is None
+                               else correct_block.rows[i][correct_block.column_index(col)])
+                elif correct_block is not None and correct_block.has_columns(col):
+                    row.append(correct_block.rows[i][correct_block.column_index(col)])
+                else:
+                    row.append(UNSET_VALUE)
+            extra_rows.append(row + ["P"])
+        text = edit_loop(record.star, record.block, keep=reviewed, new_columns={LABEL_COLUMN: labels},
+                         extra_rows=extra_rows)
+        return Labelled(text, n_p, n_n, int(added.sum()))
+    fom = auto.fom if auto.fom is not None and np.isfinite(auto.fom).any() else None
+    columns = [X_COLUMN, Y_COLUMN] + ([FOM_COLUMN] if fom is not None else []) + [LABEL_COLUMN]
+    rows = [[f"{x:.4f}", f"{y:.4f}"] + ([f"{f:.6g}"] if fom is not None else []) + [label]
+            for (x, y), f, label in zip(auto.xy[reviewed], (fom if fom is not None else auto.xy[:, 0])[reviewed],
+                                        labels)]
+    rows += [[f"{x:.4f}", f"{y:.4f}"] + ([UNSET_VALUE] if fom is not None else []) + ["P"]
+             for x, y in correct.xy[added]]
+    return Labelled(format_loop_block("coordinates", columns, rows, "version 30001"), n_p, n_n, int(added.sum()))
 
 
 @dataclass

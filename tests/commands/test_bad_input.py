@@ -14,7 +14,7 @@ import mrcfile
 import numpy as np
 import pytest
 
-from conftest import ROOT, inside, make_training_files, run_eval, train_in
+from conftest import ROOT, make_training_files, run_eval, train_in
 from unpicker.commands import train as train_cmd
 from unpicker.commands import training_set, unpick
 from unpicker.demo import write_demo
@@ -223,5 +223,5 @@ def test_log_files_get_no_progress_bars(tmp_path):
     assert r.returncode == 0
     text = (tmp_path / "train.log").read_text()
     assert "\r" not in text and "it/s" not in text and "step/s" not in text
-    assert "\nStep 0\n" in text and f"\nTrained model saved in file m.out\n" in text
+    assert "\nStep 0\n" in text and "\nTrained model saved in file m.out\n" in text
     assert names

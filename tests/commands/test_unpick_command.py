@@ -11,24 +11,31 @@ from unpicker.networks.model_file import read_model_info
 
 
 def test_outputs_keep_header_columns_and_row_text_with_scores(trained):
+    """Kept rows keep their text; the probability goes in _rlnAutopickFigureOfMerit
+    (what RELION's Extract and ManualPick read) and _unpickerScore, the
+    picker's own figure of merit in _unpickerPickerFigureOfMerit."""
     folder, names, _ = trained
     assert run_eval(folder, "--train_output", "unpickModel.out", "--overwrite", "--write_rejected", "_rejected.star") == 0
     src = (folder / f"{names[4]}_autopick.star").read_text().splitlines()
     out = (folder / f"{names[4]}_autopick_unpick.star").read_text().splitlines()
     rej = (folder / f"{names[4]}_rejected.star").read_text().splitlines()
     header_end = src.index("_rlnAnglePsi #5")
-    assert out[:header_end + 1] == src[:header_end + 1] and out[header_end + 1] == "_unpickerScore #6"
-    src_rows = set(src[header_end + 1:]) - {""}
+    assert out[:header_end + 1] == src[:header_end + 1]
+    assert out[header_end + 1:header_end + 3] == ["_unpickerPickerFigureOfMerit #6", "_unpickerScore #7"]
+    src_rows = {line.split()[0] + " " + line.split()[1]: line.split() for line in src[header_end + 1:] if line}
     # each output ends with emUnpicker's marker, outside the table (after a blank line)
     for lines, role in ((out, "unpicked picks"), (rej, "removed picks")):
         assert lines[-2] == "" and lines[-1].startswith(f"# written by emUnpicker 0.1.0 as {role}; model unpickModel.out")
-    kept = [line for line in out[header_end + 2:-1] if line]
-    rejected = [line for line in rej[header_end + 2:-1] if line]
+    kept = [line.split() for line in out[header_end + 3:-1] if line]
+    rejected = [line.split() for line in rej[header_end + 3:-1] if line]
     assert len(kept) + len(rejected) == len(src_rows)
-    assert {line.rsplit(" ", 1)[0] for line in kept + rejected} == src_rows
+    for row in kept + rejected:
+        original = src_rows[row[0] + " " + row[1]]
+        assert row[:2] == original[:2] and row[3:5] == original[3:5]      # the other values' text as it was
+        assert row[5] == original[2] and row[2] == row[6]                # picker's FOM moved; ours in both columns
     threshold = read_model_info(folder / "unpickModel.out")[0].threshold
-    assert all(float(line.rsplit(" ", 1)[1]) >= threshold - 1e-4 for line in kept)
-    assert all(float(line.rsplit(" ", 1)[1]) < threshold + 1e-4 for line in rejected)
+    assert all(float(row[6]) >= threshold - 1e-4 for row in kept)
+    assert all(float(row[6]) < threshold + 1e-4 for row in rejected)
 
 
 def test_threshold_eval_file_and_checkpoint_names(trained, capsys):

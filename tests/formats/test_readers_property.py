@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from unpicker.commands import training_set
+from unpicker.formats.picks import read_coordinates
 from unpicker.formats.relion import read_coordinate_list, read_ctf_star, read_picks
 from unpicker.formats.star import StarError, parse_star
 from unpicker.labels import label_micrograph, read_training_file
@@ -137,6 +138,7 @@ def test_the_training_set_builder_never_fails_with_a_traceback(cleaned, rows):
         else:
             assert err.getvalue().startswith(("Skipped m:", "Error:")), err.getvalue()
         try:
-            label_micrograph(read_picks(folder / "m_autopick.star"), read_picks(folder / "m_autopick_correct.star"))
+            (auto,), (correct,) = (read_coordinates(folder / f) for f in ("m_autopick.star", "m_autopick_correct.star"))
+            label_micrograph(auto, correct)
         except StarError:
             pass

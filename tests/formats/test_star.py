@@ -220,3 +220,10 @@ def test_markers_are_outside_the_table_and_read_back(tmp_path):
     assert len(starfile.read(tmp_path / "m.star")) == 2
     (tmp_path / "plain.star").write_text(RELION30_TEMPLATE)
     assert read_marker(tmp_path / "plain.star") is None
+
+
+def test_a_column_the_table_has_gets_new_values_in_place():
+    text = "data_\nloop_\n_a #1\n_b #2\n_c #3\n1.0   <NA>  'x y' # c\n2.0   0.5   z\n"
+    star = parse_star(text)
+    edited = edit_loop(star, star.blocks[0], new_columns={"b": ["0.9", "0.1"], "d": ["u", "v"]})
+    assert edited.splitlines()[4:] == ["_c #3", "_d #4", "1.0   0.9  'x y' u # c", "2.0   0.1   z v"]

@@ -28,7 +28,6 @@ def test_inference_network_folds_batch_norm_and_keeps_the_logits():
 
 
 def test_bfloat16_inference_network_keeps_the_logits_close():
-    import keras
     from unpicker.networks.architectures import build_network, inference_network
 
     rng = np.random.default_rng(7)

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files import OutputError
+from ..files import OutputError, clear_stale_temporaries
+from ..formats.picks import CoordinateOptions, format_names
 from ..formats.relion import CoordinateList
-from ..guard import OutputConflict
+from ..guard import Output, OutputConflict, check_outputs
+from ..relion_job import ABORTED, FAILURE, JobAborted, finish
 
 
 class CommandError(Exception):
@@ -27,32 +29,52 @@ class CommandError(Exception):
 
 @dataclass
 class RunState:
-    """What a command has done so far, for the line an interruption prints."""
+    """What a command has done so far, for the line an interruption prints;
+    ``job_dir``: the RELION job folder whose exit file a failure touches."""
 
     done: str = "nothing was written"
     resume: str = "run the same command again"
+    job_dir: Path | None = None
 
 
 def run_command(body: Callable[[RunState], int]) -> int:
     """Run a command's body and turn its failures into one line on stderr and
     an exit status: 2 for bad input or outputs that would overwrite inputs, 1
-    for an output that cannot be written, 130 for Ctrl-C (with what finished
-    and how to resume)."""
+    for an output that cannot be written or a RELION abort, 130 for Ctrl-C
+    (with what finished and how to resume). As a RELION job, a failure also
+    touches ``RELION_JOB_EXIT_FAILURE`` (an abort ``RELION_JOB_EXIT_ABORTED``)."""
     state = RunState()
+
+    def failed(message: str, status: int, exit_file: str = FAILURE) -> int:
+        print(message, file=sys.stderr)
+        if state.job_dir is not None and state.job_dir.is_dir():
+            finish(state.job_dir, exit_file)
+        return status
+
     try:
         return body(state)
     except CommandError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return e.status
+        return failed(f"Error: {e}", e.status)
     except OutputConflict as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 2
+        return failed(f"Error: {e}", 2)
     except OutputError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 1
+        return failed(f"Error: {e}", 1)
+    except JobAborted:
+        return failed(f"Aborted: {state.done}; {state.resume}.", 1, ABORTED)
     except KeyboardInterrupt:
-        print(f"\nInterrupted: {state.done}; {state.resume}.", file=sys.stderr)
-        return 130
+        return failed(f"\nInterrupted: {state.done}; {state.resume}.", 130, ABORTED)
+    except BaseException:
+        if state.job_dir is not None and state.job_dir.is_dir():
+            finish(state.job_dir, FAILURE)
+        raise
+
+
+def prepare_outputs(outputs: list[Output], inputs: list[tuple[Path, str]], overwrite: bool = False) -> None:
+    """Before the first write: check every output against the inputs and
+    each other (:func:`unpicker.guard.check_outputs`), then clear what a
+    killed earlier run left half-written in the outputs' folders."""
+    check_outputs(outputs, inputs, overwrite)
+    clear_stale_temporaries(o.path.parent for o in outputs)
 
 
 def show_progress(args: argparse.Namespace) -> bool:
@@ -121,3 +143,45 @@ def listed_micrographs(listed: CoordinateList, image_dir: str) -> list[Path]:
     """The micrographs of a RELION 4/5 coordinate list: the paths it lists,
     or, when ``--image_dir`` was given, the files of those names in it."""
     return listed.micrograph_paths(None if image_dir == os.curdir else image_dir)
+
+
+def add_coordinate_arguments(p: argparse.ArgumentParser) -> None:
+    """How other pickers' coordinate files are read."""
+    g = p.add_argument_group("other pickers' coordinates (crYOLO, Topaz, EMAN, cryoSPARC)")
+    g.add_argument("--coord_format", choices=format_names(), default=None,
+                   help="the coordinate files' format (default: recognised from each file's extension and content)")
+    g.add_argument("--coord_scale", type=number(float, 0, above=True), default=1.0,
+                   help="coordinates in the files times this are pixels of the micrographs (default 1): the "
+                   "factor the picker shrank the micrographs by (Topaz's -x), or 0.5 for picks made on "
+                   "micrographs twice the size")
+    g.add_argument("--flip_y", action="store_true",
+                   help="cryoSPARC: count y from the other edge (micrographs whose rows were stored the other way)")
+    g.add_argument("--cs_project_dir", default=None,
+                   help="cryoSPARC: the project folder its micrograph paths are relative to")
+
+
+def coordinate_options(args: argparse.Namespace) -> CoordinateOptions:
+    return CoordinateOptions(args.coord_format, args.coord_scale, args.flip_y,
+                             Path(args.cs_project_dir) if args.cs_project_dir else None)
+
+
+def add_relion_job_arguments(p: argparse.ArgumentParser, coords_help: str) -> None:
+    """The arguments RELION gives an External job."""
+    g = p.add_argument_group("as a RELION 4/5 External job (run from the project directory; see the README)")
+    g.add_argument("--o", metavar="DIR", default=None,
+                   help="the job's folder (External/jobNNN/): every output goes under it")
+    g.add_argument("--in_coords", metavar="FILE", default=None, help=coords_help)
+    g.add_argument("--in_mics", metavar="FILE", default=None,
+                   help="micrographs_ctf.star: the micrographs' paths, pixel size and CTF")
+    g.add_argument("--j", type=number(int, 1), default=None, help="worker threads (as --num_cores)")
+    g.add_argument("--pipeline_control", default=None, help=argparse.SUPPRESS)
+
+
+def split_suffix(arg: str, folder: Path) -> tuple[Path, str]:
+    """A suffix argument that may name a folder: ``CBOX/.cbox`` is the
+    suffix ``.cbox`` in the folder ``CBOX``; a plain ``_autopick.star`` is
+    in ``folder``."""
+    path = Path(arg)
+    if len(path.parts) > 1 and path.parent.is_dir():
+        return path.parent, path.name
+    return folder, arg

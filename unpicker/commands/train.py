@@ -19,8 +19,9 @@ from .. import __version__
 from ..files import find_by_suffix
 from ..formats.mrc import MicrographError, read_pixel_size, read_shape, resolve_apix
 from ..formats.relion import coordinate_list_given, read_ctf_star
+from ..formats.relion import read_pixel_size as read_table_pixel_size
 from ..formats.star import StarError
-from ..guard import MODEL, PLOT, TRAINING_LOG, WEIGHTS, Output, check_outputs
+from ..guard import MODEL, PLOT, TRAINING_LOG, WEIGHTS, Output
 from ..images.augment import GROUP_SIZES, default_shift_px
 from ..images.boxes import box_too_large
 from ..images.preprocess import Preprocessing
@@ -29,8 +30,10 @@ from ..networks import DEFAULT_NETWORK, NETWORKS, network_names
 from ..networks.backend import PRECISIONS
 from ..networks.model_file import weights_path
 from ..training.plan import TrainConfig, plan_training, train_epochs
-from .common import (CommandError, RunState, add_preprocessing_arguments, listed_micrographs, number, run_command,
-                     show_progress)
+from ..relion_job import SUCCESS, finish, relion_version, start, write_nodes
+from .common import (CommandError, RunState, add_coordinate_arguments, add_preprocessing_arguments,
+                     add_relion_job_arguments, coordinate_options, listed_micrographs, number, prepare_outputs,
+                     run_command, show_progress)
 
 if TYPE_CHECKING:   # annotations only; the command imports these once the data are read
     from ..training.dataset import TrainingSet
@@ -45,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="File suffix for star files with particle training data (default _autopick_train.star); "
                    "or a RELION 4/5 list of training files, as trainingSetFromStarFiles.py writes for a list "
                    "(AutoPick/job006/autopick_train.star; run in the project directory)")
-    p.add_argument("--train_output", default="model.ckpt", help="File to save training data (default model.ckpt)")
+    p.add_argument("--train_output", default=None,
+                   help="File to save training data (default model.ckpt; as a RELION job DIR/unpickModel.out)")
     add_preprocessing_arguments(p, with_defaults=True)
     p.add_argument("--num_epochs", type=number(int, 1), default=None,
                    help="Number of epochs for training (default 25 for resnet+seed; 15, the original's, for one "
@@ -70,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="the networks' arithmetic. auto (default): bfloat16 (with float32 weights) when "
                    "TensorFlow trains on a CPU with bfloat16 instructions (AVX512_BF16 or AMX), else float32")
+    add_relion_job_arguments(p, "the autopicks: a RELION 4/5 list of coordinate files (AutoPick/jobNNN/autopick.star); "
+                             "with --cleaned, the training set is built from them first")
+    p.add_argument("--cleaned", default=None, metavar="CLEANED",
+                   help="as a RELION job: a ManualPick job's list of the cleaned picks, or the suffix of cleaned "
+                   "copies beside the autopick files (_autopick_correct.star)")
+    add_coordinate_arguments(p)
     # Knobs for experiments (bench/accuracy.py --train_args), not for users: their
     # defaults are the measured best, and they stay out of --help.
     hidden = argparse.SUPPRESS
@@ -98,8 +108,41 @@ def _model_outputs(model: Path, networks: list[str], steps: list[int]) -> list[O
                       Output(Path(f"{model}.png"), "the training plot", PLOT)]
 
 
+def _job_setup(args: argparse.Namespace, state: RunState) -> Path:
+    """As a RELION External job: build the training set under ``--o`` (as
+    trainingSetFromStarFiles.py does) and train from its list, into
+    ``--o``/unpickModel.out (or ``--train_output``, a name in ``--o``)."""
+    from .training_set import build_training_set, plan_training_set
+
+    if not (args.in_coords and args.cleaned):
+        raise CommandError("--o (a RELION job) needs --in_coords (the autopicks' list) and --cleaned (the cleaned "
+                           "picks: a ManualPick job's list, or the suffix of cleaned copies)")
+    job_dir = Path(args.o)
+    state.job_dir = job_dir
+    model = job_dir / (args.train_output or "unpickModel.out")
+    if args.train_output and Path(args.train_output).parent != Path("."):
+        raise CommandError(f"--train_output {args.train_output}: as a RELION job the model goes in {job_dir} "
+                           "(give a file name, or leave it out)")
+    start(job_dir)
+    plan = plan_training_set(args.in_coords, args.cleaned, "_train.star", Path("."), coordinate_options(args),
+                             job_dir)
+    if build_training_set(plan, 1.0, False, False, state) and not plan.list_out.exists():
+        raise CommandError("no training file could be written")
+    args.train_root, args.train_output = str(plan.list_out), str(model)
+    if args.in_mics and not args.image_dir_given:
+        args.micrograph_table = args.in_mics
+    return job_dir
+
+
 def _main(args: argparse.Namespace, state: RunState) -> int:
     out = sys.stdout
+    args.image_dir_given = args.image_dir != os.curdir
+    args.micrograph_table = None
+    if args.j:
+        args.num_cores = args.j
+    job_dir = _job_setup(args, state) if args.o else None
+    if args.train_output is None:
+        args.train_output = "model.ckpt"
     shift_px = default_shift_px(args.resized_box) if args.shift_px is None else args.shift_px
     if not 0 <= shift_px < args.resized_box / 2:
         raise CommandError(f"--shift_px must be at least 0 and under half the resized box ({args.resized_box} px), "
@@ -139,6 +182,8 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
 
     try:
         ctfs, star_apix = (read_ctf_star(args.ctf_star) if args.ctf_star else ({}, None))
+        if star_apix is None and args.micrograph_table:
+            star_apix = read_table_pixel_size(args.micrograph_table)
         header_apix = read_pixel_size(items[0][1])
         too_large = box_too_large(read_shape(items[0][1]), args.boxsize, str(items[0][1]))
     except (StarError, MicrographError) as e:
@@ -187,7 +232,7 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
     refit = bool(val_names) and not args.no_refit
     steps = plan_training(int((~val).sum()), config).steps
     model = Path(args.train_output)
-    check_outputs(_model_outputs(model, network_names(args.network),
+    prepare_outputs(_model_outputs(model, network_names(args.network),
                                  list(range(0, steps, config.log_every)) + ([steps] if refit else [])),
                   [(p.source, f"the training file of {n}") for n, _, p in items]
                   + [(m, f"the micrograph {n}") for n, m, _ in items]
@@ -224,6 +269,9 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
             _refit(ts, settings, config, args, extra, result, out)
     except TrainingError as e:
         raise CommandError(str(e), status=1) from None
+    if job_dir is not None:
+        write_nodes(job_dir, [(model, "model"), (Path(args.train_root), "training")], relion_version())
+        finish(job_dir, SUCCESS)
     return 1 if skipped else 0
 
 

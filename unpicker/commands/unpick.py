@@ -1,4 +1,19 @@
-"""unpicker_eval.py: unpick every autopick file in the micrographs folder with a trained model."""
+"""unpicker_eval.py: unpick every autopick file in the micrographs folder with a trained model.
+
+Where the picks come from, and where the unpicked ones go:
+
+- the legacy route: every ``<mic>EVAL_ROOT`` file in the current folder (or
+  ``--eval_file``), each unpicked beside itself as ``<mic>OUTPUT_ROOT``;
+- a RELION 4/5 list (``--eval_file AutoPick/job006/autopick.star``): each
+  listed file unpicked beside itself, and a list of the outputs;
+- as a RELION External job (``--o DIR --in_coords LIST``): the outputs under
+  ``DIR``, mirroring the input's folders, with the list ``DIR/autopick.star``
+  and the node and exit files RELION reads;
+- another picker's file of every micrograph (Topaz, cryoSPARC): one output
+  file of the same kind, ``<name>_unpick<ext>``.
+
+Outputs are in the input's format unless ``--output_format star``.
+"""
 from __future__ import annotations
 
 import os
@@ -10,23 +25,34 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import hashlib
+import json
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_write_text, find_by_suffix
+from ..files import atomic_write_text, find_by_suffix, read_sidecar
+from ..formats.picks import (CoordinateFormat, CoordinateOptions, MicrographPicks, detect_format, get_format,
+                             read_coordinates, score_text)
 from ..formats.relion import (CoordinateList, coordinate_list_given, coordinate_list_text, list_output_path,
-                              read_ctf_star)
-from ..formats.star import StarError, with_marker
-from ..guard import PLOT, UNPICKED, UNPICKED_LIST, REJECTED, Output, check_outputs
+                              new_coordinate_list_text, read_ctf_star, read_micrograph_paths, read_pixel_size,
+                              scored_columns)
+from ..formats.star import StarError, format_loop_block, read_marker, with_marker
+from ..guard import PLOT, REJECTED, UNPICKED, UNPICKED_LIST, Output
 from ..networks.backend import PRECISIONS
 from ..networks.model_file import ModelFileError, model_base, read_model_info
-from ..outputs import plot_score_histogram, unpicked_with, write_outputs
+from ..outputs import plot_score_histogram
+from ..relion_job import (SUCCESS, Shard, check_abort, finish, mirrored, parse_shard, relion_version,
+                          shard_from_environment, start, write_nodes)
 from ..unpicking import UnpickJob, UnpickSummary, unpick
-from .common import (PREPROCESSING_OPTIONS, CommandError, RunState, add_preprocessing_arguments, listed_micrographs,
-                     number, run_command, show_progress)
+from .common import (PREPROCESSING_OPTIONS, CommandError, RunState, add_coordinate_arguments,
+                     add_preprocessing_arguments, add_relion_job_arguments, coordinate_options, listed_micrographs,
+                     number, prepare_outputs, run_command, show_progress, split_suffix)
+
+# what RELION names the list of coordinate files an External job hands to Extract
+JOB_LIST_NAME = "autopick.star"
+SHARDS_FOLDER = ".unpicker_shards"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,35 +62,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train_output", default="model.ckpt",
                    help="File to save training data: the model (or checkpoint, e.g. model.ckpt-1200) to use")
     p.add_argument("--eval_file", default=None,
-                   help="File to unpick (default: every *EVAL_ROOT file), or a RELION 4/5 list of coordinate files "
+                   help="File to unpick (default: every *EVAL_ROOT file); or a RELION 4/5 list of coordinate files "
                    "(AutoPick/job006/autopick.star; run in the project directory): each listed file is unpicked "
-                   "beside itself, and a list of the outputs (autopick_unpick.star) is written")
-    p.add_argument("--eval_root", default="_autopick.star", help="File suffix for star files to unpick")
-    p.add_argument("--output_root", default="_autopick_unpick.star", help="File suffix for unpicked star files")
+                   "beside itself, and a list of the outputs (autopick_unpick.star) is written; or a file of every "
+                   "micrograph's picks (Topaz, cryoSPARC .cs)")
+    p.add_argument("--eval_root", default="_autopick.star",
+                   help="File suffix for star files to unpick (any picker's: .cbox, .box, _info.json; a folder may "
+                   "lead it: CBOX/.cbox)")
+    p.add_argument("--output_root", default=None,
+                   help="File suffix for unpicked star files (default _autopick_unpick.star: the input's suffix "
+                   "with _unpick before its extension)")
     add_preprocessing_arguments(p, with_defaults=False)
     p.add_argument("--threshold", type=number(float, 0, 1), default=None,
                    help="keep picks whose particle probability is at least this (default: the model's, from its "
                    "validation micrographs: half the best F1 there, or 0 = keep all where removing picks "
                    "is not expected to gain; 0.5 without validation; the training log says which)")
+    p.add_argument("--keep_all", action="store_true",
+                   help="write every pick with its score (_rlnAutopickFigureOfMerit), removing none: set the "
+                   "threshold later, in RELION's Extract (--minimum_pick_fom)")
     p.add_argument("--tta", type=int, choices=[1, 4, 8], default=None,
                    help="average the network over this many rotations/mirrors of each box; an ensemble's "
                    "networks share them out, and with 1 each sees the box as it is (default: the model's setting)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="the network's arithmetic. auto (default): bfloat16 when TensorFlow runs it on a CPU with native bfloat16 "
-                   "(AVX512_BF16 or AMX; the network about 1.8x faster, 99%% of scores within 0.008), else float32")
+                   help="the network's arithmetic. auto (default): bfloat16 when TensorFlow runs it on a CPU with "
+                   "native bfloat16 (AVX512_BF16 or AMX; the network about 1.8x faster, 99%% of scores within "
+                   "0.008), else float32")
     p.add_argument("--write_rejected", metavar="SUFFIX", default=None,
-                   help="also write the removed picks to <mic>SUFFIX, for inspection")
+                   help="also write the removed picks to <mic>SUFFIX, for inspection (for a file of every "
+                   "micrograph: <name>_rejected<ext>)")
+    p.add_argument("--output_format", choices=["same", "star"], default="same",
+                   help="same (default): the input's format; star: RELION STAR files, whatever the input")
     p.add_argument("--force", action="store_true",
                    help="use preprocessing options that differ from the model's training")
     p.add_argument("--overwrite", action="store_true",
                    help="redo micrographs already unpicked with these settings, and replace outputs that "
                    "emUnpicker did not write (never an input)")
-    p.add_argument("--histogram", default="unpick_scores.png",
-                   help="PNG histogram of all scores (default unpick_scores.png; '' for none)")
+    p.add_argument("--histogram", default=None,
+                   help="PNG histogram of all scores (default unpick_scores.png, in --o's folder for a RELION job; "
+                   "'' for none)")
+    add_coordinate_arguments(p)
+    add_relion_job_arguments(p, "a RELION 4/5 list of the coordinate files to unpick (AutoPick/jobNNN/autopick.star)")
+    g = p.add_argument_group("many micrographs on a cluster")
+    g.add_argument("--shard", default=None, metavar="I/N",
+                   help="unpick only the I-th of N equal parts of the micrographs (default: the part of a SLURM "
+                   "array task, from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT); the last part to finish "
+                   "writes the list and the summary")
+    g.add_argument("--gather", action="store_true",
+                   help="only write the list and the summary of the parts' outputs")
     return p
 
 
-def _settings(args, model_settings):
+def _settings(args, model_settings, micrographs_apix: float | None):
     """The model's preprocessing, with the options given checked against it."""
     changes, conflicts = {}, []
     for flag, (name, _, _, _) in PREPROCESSING_OPTIONS.items():
@@ -72,49 +120,142 @@ def _settings(args, model_settings):
         if given is not None and given != getattr(model_settings, name):
             conflicts.append(f"--{flag} {given} (the model was trained with {getattr(model_settings, name)})")
             changes[name] = given
-    if args.apix is not None and abs(args.apix - model_settings.apix) > 1e-6:
-        conflicts.append(f"--apix {args.apix} (the model was trained with {model_settings.apix})")
-        changes["apix"] = args.apix
-    if bool(args.ctf_star) != model_settings.ctf_flip:
-        conflicts.append("--ctf_star " + ("given but the model was trained without CTF correction" if args.ctf_star
-                                          else "missing: the model was trained on phase-flipped micrographs"))
-        changes["ctf_flip"] = bool(args.ctf_star)
+    apix = args.apix if args.apix is not None else micrographs_apix
+    if apix is not None and abs(apix - model_settings.apix) > 1e-3 * model_settings.apix:
+        where = "--apix" if args.apix is not None else f"{args.in_mics}'s pixel size"
+        conflicts.append(f"{where} {apix:g} (the model was trained with {model_settings.apix:g})")
+        changes["apix"] = apix
+    if args.ctf_star and not model_settings.ctf_flip:
+        conflicts.append("--ctf_star given but the model was trained without CTF correction")
+    if model_settings.ctf_flip and not (args.ctf_star or args.in_mics):
+        conflicts.append("--ctf_star (or --in_mics) missing: the model was trained on phase-flipped micrographs")
+        changes["ctf_flip"] = False
     return replace(model_settings, **changes), conflicts
 
 
-def _root(path: Path, eval_root: str) -> str:
+def default_output_suffix(input_suffix: str, fmt: CoordinateFormat) -> str:
+    """``_autopick.star`` -> ``_autopick_unpick.star``, ``.cbox`` ->
+    ``_unpick.cbox``: ``_unpick`` before the format's extension."""
+    ext = next((e for e in fmt.extensions if input_suffix.lower().endswith(e)), Path(input_suffix).suffix)
+    return input_suffix[:len(input_suffix) - len(ext)] + "_unpick" + ext
+
+
+def _root(path: Path, suffix: str) -> str:
     """``mic001_autopick.star`` -> ``mic001`` (or the stem, without the suffix)."""
-    return path.name[: -len(eval_root)] if path.name.endswith(eval_root) else path.stem
+    return path.name[: -len(suffix)] if path.name.endswith(suffix) else path.stem
 
 
-def _output_name(path: Path, eval_root: str, suffix: str) -> Path:
-    """``mic001_autopick.star`` -> ``mic001<suffix>`` beside it."""
-    return path.with_name(_root(path, eval_root) + suffix)
+@dataclass
+class Plan:
+    """What a run unpicks and writes: one job per micrograph, where a file of
+    every micrograph goes (``combined``), and the list of outputs (if any)."""
+
+    jobs: list[UnpickJob]
+    input_format: CoordinateFormat
+    output_format: CoordinateFormat
+    list_out: Path | None = None
+    listed: CoordinateList | None = None
+    list_rows: list[int] = field(default_factory=list)    # per job: its row of ``listed``
+    combined: Path | None = None                          # one output file for every micrograph
+    combined_rejected: Path | None = None
+    inputs: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def _jobs(args, listed: CoordinateList | None) -> list[UnpickJob]:
-    """One job per micrograph: every ``*EVAL_ROOT`` file in the current
-    folder, the ``--eval_file``, or each row of the coordinate list it holds."""
+def _plan(args, opts: CoordinateOptions, job_dir: Path | None, mic_paths: dict[str, str]) -> Plan:
+    """The jobs of this run (see the module docstring)."""
     image_dir = Path(args.image_dir)
-    if listed is not None:   # RELION 4/5: paths relative to the project directory
-        jobs = []
+
+    def mrc(name: str, listed_path: str | None = None) -> Path:
+        if args.image_dir != os.curdir:
+            return image_dir / f"{name}.mrc"
+        if name in mic_paths:
+            return Path(mic_paths[name])
+        return Path(listed_path) if listed_path else image_dir / f"{name}.mrc"
+
+    source = args.in_coords or args.eval_file
+    if source and not Path(source).is_file():
+        raise CommandError(f"{source}: file not found")
+    try:
+        listed = coordinate_list_given(source)
+    except StarError as e:
+        raise CommandError(str(e)) from None
+    star = get_format("relion")
+    if listed is not None:      # a RELION 4/5 list of one-micrograph files (relative to the project)
+        list_dir = Path(source).parent
+        paths = [Path(c) for c in listed.coordinates]
+        fmt = detect_format(paths[0], args.coord_format) if paths and paths[0].is_file() else star
+        out_fmt = star if args.output_format == "star" else fmt
+        suffix = args.output_root or default_output_suffix(args.eval_root, out_fmt)
         mrcs = listed_micrographs(listed, args.image_dir)
-        for mrc, coords in zip(mrcs, listed.coordinates):
-            star = Path(coords)
-            jobs.append(UnpickJob(mrc.stem, star, mrc, _output_name(star, args.eval_root, args.output_root),
-                                _output_name(star, args.eval_root, args.write_rejected) if args.write_rejected
-                                else None))
-        return jobs
-    if args.eval_file:
-        path = Path(args.eval_file)
-        found = [(_root(path, args.eval_root), path)]
-        folder = path.parent
+        jobs = []
+        for path, m in zip(paths, mrcs):
+            name = m.stem
+            if job_dir is not None:
+                out = mirrored(path, list_dir, job_dir)
+                if args.output_format == "star" and fmt is not star:
+                    out = out.with_name(_root(path, args.eval_root) + suffix)
+            else:
+                out = path.with_name(_root(path, args.eval_root) + suffix)
+            rejected = out.with_name(_root(path, args.eval_root) + args.write_rejected) if args.write_rejected \
+                else None
+            jobs.append(UnpickJob(name, path, mrc(name, str(m)), out, rejected,
+                                  _one_file_loader(path, name, opts)))
+        list_out = (job_dir / JOB_LIST_NAME if job_dir is not None
+                    else list_output_path(Path(source), args.eval_root, suffix))
+        if jobs and not any(j.picks_path.is_file() for j in jobs):
+            raise CommandError(f"{source}: none of its coordinate files is found from {Path('.').resolve()}, "
+                               f"e.g. {jobs[0].picks_path} (its paths are relative to the RELION project directory: "
+                               "run unpicker_eval.py there)")
+        return Plan(jobs, fmt, out_fmt, list_out, listed, list(range(len(jobs))),
+                    inputs=[(Path(source), "the input list")])
+    if source and not detect_format(source, args.coord_format).per_micrograph:    # every micrograph in one file
+        path = Path(source)
+        fmt = detect_format(path, args.coord_format)
+        out_fmt = star if args.output_format == "star" else fmt
+        ext = next(e for e in fmt.extensions if path.name.lower().endswith(e)) if any(
+            path.name.lower().endswith(e) for e in fmt.extensions) else path.suffix
+        folder = job_dir if job_dir is not None else path.parent
+        stem = path.name[: len(path.name) - len(ext)] if ext else path.name
+        try:
+            every = read_coordinates(path, opts)
+        except StarError as e:
+            raise CommandError(str(e)) from None
+        jobs, combined, combined_rejected, list_out = [], None, None, None
+        if out_fmt is fmt:
+            combined = folder / f"{stem}_unpick{ext}"
+            combined_rejected = folder / f"{stem}_rejected{ext}" if args.write_rejected else None
+        else:
+            list_out = folder / f"{stem}_unpick.star"
+        suffix = args.output_root or "_unpick.star"
+        for picks in every:
+            out = combined or folder / f"{picks.micrograph}{suffix}"
+            rejected = combined_rejected if combined else (
+                folder / f"{picks.micrograph}{args.write_rejected}" if args.write_rejected else None)
+            jobs.append(UnpickJob(picks.micrograph, path, mrc(picks.micrograph, picks.micrograph_path), out,
+                                  rejected, (lambda p=picks: p)))
+        return Plan(jobs, fmt, out_fmt, list_out, combined=combined, combined_rejected=combined_rejected)
+    if source:          # one micrograph's file
+        path = Path(source)
+        fmt = detect_format(path, args.coord_format)
+        folder, found = path.parent, [(_root(path, args.eval_root), path)]
     else:
-        folder = Path(".")
-        found = find_by_suffix(folder, args.eval_root)
-    return [UnpickJob(name, star, image_dir / (name + ".mrc"), folder / (name + args.output_root),
-                    folder / (name + args.write_rejected) if args.write_rejected else None)
-            for name, star in found]
+        folder, suffix_in = split_suffix(args.eval_root, Path("."))
+        found = find_by_suffix(folder, suffix_in)
+        fmt = detect_format(found[0][1], args.coord_format) if found else star
+    out_fmt = star if args.output_format == "star" else fmt
+    suffix = args.output_root or default_output_suffix(Path(args.eval_root).name, out_fmt)
+    out_folder = job_dir if job_dir is not None else folder
+    jobs = [UnpickJob(name, p, mrc(name), out_folder / (name + suffix),
+                      out_folder / (name + args.write_rejected) if args.write_rejected else None,
+                      _one_file_loader(p, name, opts)) for name, p in found]
+    return Plan(jobs, fmt, out_fmt)
+
+
+def _one_file_loader(path: Path, name: str, opts: CoordinateOptions):
+    def load() -> MicrographPicks:
+        (picks,) = read_coordinates(path, opts, name)
+        return picks
+    return load
 
 
 def _up_to_date(job: UnpickJob, inputs_mtime: float, settings: str) -> bool:
@@ -123,10 +264,17 @@ def _up_to_date(job: UnpickJob, inputs_mtime: float, settings: str) -> bool:
     try:
         outputs = [job.output_path] + ([job.rejected_path] if job.rejected_path else [])
         newer = min(p.stat().st_mtime for p in outputs) > max(
-            job.star_path.stat().st_mtime, job.mrc_path.stat().st_mtime, inputs_mtime)
+            job.picks_path.stat().st_mtime, job.mrc_path.stat().st_mtime, inputs_mtime)
     except OSError:
         return False
-    return newer and all(unpicked_with(p) == settings for p in outputs)
+    return newer and all(_written_with(p) == settings for p in outputs)
+
+
+def _written_with(path: Path) -> str | None:
+    """The settings an unpicked output says it was written with."""
+    marker = read_marker(path) if path.suffix in (".star", ".cbox") else None
+    marker = marker or read_sidecar(path)
+    return marker[1] if marker and marker[0] in (UNPICKED, REJECTED) else None
 
 
 def _run_settings(args: argparse.Namespace, model: Path, threshold: float, tta: int, settings) -> str:
@@ -134,7 +282,7 @@ def _run_settings(args: argparse.Namespace, model: Path, threshold: float, tta: 
     or what is kept (a re-run with other settings redoes the micrograph)."""
     digest = hashlib.sha1(f"{model.read_bytes()!r}|{settings}".encode()).hexdigest()[:12]
     return (f"model {model.name} [{digest}], threshold {threshold:g}, tta {tta}, precision {args.precision}"
-            + (", forced preprocessing" if args.force else ""))
+            + (", forced preprocessing" if args.force else "") + (", every pick kept" if args.keep_all else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,64 +292,239 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace, state: RunState) -> int:
     out = sys.stdout
+    job_dir = Path(args.o) if args.o else None
+    if job_dir is not None:
+        if not args.in_coords:
+            raise CommandError("--o (a RELION job) needs --in_coords, the list of coordinate files to unpick")
+        state.job_dir = job_dir
+        start(job_dir)
+    if args.j:
+        args.num_cores = args.j
+    if args.histogram is None:
+        args.histogram = str((job_dir or Path(".")) / "unpick_scores.png")
+    try:
+        shard = parse_shard(args.shard) if args.shard else shard_from_environment() or Shard()
+    except ValueError as e:
+        raise CommandError(f"--shard: {e}") from None
+    opts = coordinate_options(args)
     try:
         info, networks = read_model_info(args.train_output)
     except ModelFileError as e:
         raise CommandError(str(e)) from None
+    mic_paths, mics_apix, ctfs = {}, None, None
     try:
-        settings, conflicts = _settings(args, info.preprocessing)
-    except ValueError as e:
+        if args.in_mics:
+            mic_paths = read_micrograph_paths(args.in_mics)
+            mics_apix = read_pixel_size(args.in_mics)
+            if info.preprocessing.ctf_flip:
+                ctfs = read_ctf_star(args.in_mics)[0]
+        if args.ctf_star:
+            ctfs = read_ctf_star(args.ctf_star)[0]
+        settings, conflicts = _settings(args, info.preprocessing, mics_apix)
+    except (StarError, ValueError) as e:
         raise CommandError(str(e)) from None
     if conflicts and not args.force:
         raise CommandError("these options contradict the model's training and would invalidate it:\n  "
                            + "\n  ".join(conflicts) + "\nLeave them out to use the model's values, or add --force.")
     threshold = info.threshold if args.threshold is None else args.threshold
-    try:
-        ctfs = read_ctf_star(args.ctf_star)[0] if args.ctf_star else None
-    except StarError as e:
-        raise CommandError(str(e)) from None
     tta = args.tta or int(info.extra.get("tta", 1))
-
-    if args.eval_file and not Path(args.eval_file).is_file():
-        raise CommandError(f"{args.eval_file}: file not found")
     try:
-        listed = coordinate_list_given(args.eval_file)
+        plan = _plan(args, opts, job_dir, mic_paths)
     except StarError as e:
         raise CommandError(str(e)) from None
-    jobs = _jobs(args, listed)
+    jobs = plan.jobs
     if not jobs:
-        raise CommandError(f"no *{args.eval_root} files in {Path('.').resolve()}" if listed is None
-                           else f"{args.eval_file}: the coordinate list is empty")
-    list_out = None
-    if listed is not None:
-        list_out = list_output_path(Path(args.eval_file), args.eval_root, args.output_root)
-        if not any(j.star_path.is_file() for j in jobs):
-            raise CommandError(f"{args.eval_file}: none of its coordinate files is found from {Path('.').resolve()}, "
-                               f"e.g. {jobs[0].star_path} (its paths are relative to the RELION project directory: "
-                               "run unpicker_eval.py there)")
-        print(f"Coordinate list {args.eval_file}: {len(jobs)} micrographs", file=out)
+        source = args.in_coords or args.eval_file
+        raise CommandError(f"no *{args.eval_root} files in {Path('.').resolve()}" if not source
+                           else f"{source}: no micrographs in it")
+    if plan.listed is not None:
+        print(f"Coordinate list {args.in_coords or args.eval_file}: {len(jobs)} micrographs", file=out)
+    if not shard.whole and plan.combined is not None:
+        raise CommandError("--shard splits runs that write one output file per micrograph; this input is one file "
+                           "of every micrograph (give --output_format star to write one STAR file per micrograph)")
 
     model = model_base(args.train_output)
     model_files = [model] + [weights for _, weights in networks]
-    outputs = [Output(j.output_path, f"the unpicked picks of {j.name}", UNPICKED) for j in jobs]
-    outputs += [Output(j.rejected_path, f"the removed picks of {j.name}", REJECTED) for j in jobs if j.rejected_path]
-    outputs += [Output(list_out, "the list of unpicked files", UNPICKED_LIST)] if list_out else []
-    outputs += [Output(Path(args.histogram), "the score histogram", PLOT)] if args.histogram else []
-    inputs = [(j.star_path, f"the coordinate file of {j.name}") for j in jobs]
+    run_settings = _run_settings(args, model, threshold, tta, settings)
+    if args.gather:
+        return _gather(args, plan, shard, job_dir, threshold, run_settings, out)
+    mine = shard.take(jobs)
+    outputs = _outputs(plan, mine, args, shard)
+    inputs = plan.inputs + [(j.picks_path, f"the coordinate file of {j.name}") for j in jobs]
     inputs += [(j.mrc_path, f"the micrograph {j.name}") for j in jobs]
     inputs += [(f, "the model") for f in model_files]
-    inputs += [(Path(f), "an input list") for f in (args.eval_file, args.ctf_star) if f]
-    check_outputs(outputs, inputs, overwrite=args.overwrite)
+    inputs += [(Path(f), "an input table") for f in (args.ctf_star, args.in_mics) if f]
+    prepare_outputs(outputs, inputs, overwrite=args.overwrite)
 
-    run_settings = _run_settings(args, model, threshold, tta, settings)
     inputs_mtime = max(f.stat().st_mtime for f in model_files)
-    todo = [j for j in jobs if args.overwrite or not _up_to_date(j, inputs_mtime, run_settings)]
-    if len(todo) < len(jobs):
-        print(f"{len(jobs) - len(todo)} micrographs already unpicked with these settings (outputs newer than "
+    if plan.combined is not None:       # one output for every micrograph: all of them, or none
+        done = not args.overwrite and all(_up_to_date(j, inputs_mtime, run_settings) for j in jobs)
+        todo = [] if done else jobs
+    else:
+        todo = [j for j in mine if args.overwrite or not _up_to_date(j, inputs_mtime, run_settings)]
+    if len(todo) < len(mine):
+        print(f"{len(mine) - len(todo)} micrographs already unpicked with these settings (outputs newer than "
               "inputs and model); --overwrite redoes them", file=out)
+    if not shard.whole:
+        print(f"Part {shard} of the micrographs: {len(mine)} of {len(jobs)}", file=out)
     print(f"Model {args.train_output}: network {info.network}, boxsize {settings.boxsize_px} -> "
-          f"{settings.resized_px}, {settings.apix:g} Å/px, threshold {threshold:g}", file=out)
+          f"{settings.resized_px}, {settings.apix:g} Å/px, threshold {threshold:g}"
+          + (" (every pick kept, scored)" if args.keep_all else ""), file=out)
 
+    classify = _classifier(args, networks, settings, tta, out)
+    print("Initialized!", file=out)
+    print("Calculating unpicks...", file=out)
+
+    combined_results: list = []
+
+    def write(job: UnpickJob, picks: MicrographPicks, prob: np.ndarray) -> np.ndarray:
+        keep = np.ones(len(prob), bool) if args.keep_all else prob >= threshold
+        if plan.combined is not None:
+            combined_results.append((picks, keep, prob))
+            return keep
+        _write_one(plan.output_format, job.output_path, picks, keep, prob, opts, UNPICKED, run_settings)
+        if job.rejected_path is not None:
+            _write_one(plan.output_format, job.rejected_path, picks, ~keep, prob, opts, REJECTED, run_settings)
+        return keep
+
+    def done(summary: UnpickSummary) -> None:
+        state.done = f"{summary.micrographs} of {len(todo)} micrographs unpicked, each output complete"
+        state.resume = ("run the same command again (RELION: Continue) to unpick the others"
+                        if plan.combined is None else "run the same command again")
+        check_abort(job_dir)
+
+    check_abort(job_dir)
+    summary = unpick(todo, settings, classify, write, args.num_cores, ctfs, out, progress=show_progress(args),
+                     fill_nonfinite=args.fill_nonfinite, on_done=done)
+    if plan.combined is not None and todo:
+        plan.output_format.write(plan.combined, combined_results, opts, UNPICKED, run_settings)
+        if plan.combined_rejected is not None:
+            plan.output_format.write(plan.combined_rejected, [(p, ~k, s) for p, k, s in combined_results], opts,
+                                     REJECTED, run_settings)
+        print(f"Unpicked picks of every micrograph: {plan.combined}", file=out)
+    kept_at_threshold = sum(int((s >= threshold).sum()) for s in summary.scores)
+    pct = 100.0 * kept_at_threshold / summary.picks_in if summary.picks_in else 0.0
+    rate = summary.micrographs / summary.seconds if summary.seconds else 0.0
+    print(f"Summary: {summary.micrographs} micrographs, {summary.picks_in} picks in, {kept_at_threshold} kept "
+          f"({pct:.1f}%)" + (" at the threshold, every pick written" if args.keep_all else "")
+          + f", {summary.seconds:.1f} s, {rate:.2f} micrographs/s", file=out)
+    records = {name: _record(s, k) for name, s, k in zip(summary.names, summary.scores, summary.kept)}
+    records.update({name: None for name in summary.failed})
+    if not shard.whole:
+        shard_dir = (job_dir or Path(".")) / SHARDS_FOLDER
+        shard_dir.mkdir(exist_ok=True)
+        atomic_write_text(shard_dir / f"part-{shard.index}-of-{shard.count}.json",
+                          json.dumps({"settings": run_settings, "micrographs": records}) + "\n")
+        finished = sorted(shard_dir.glob(f"part-*-of-{shard.count}.json"))
+        if len(finished) < shard.count:
+            print(f"Part {shard} done ({len(finished)} of {shard.count} parts); the last part writes the list",
+                  file=out)
+            return 1 if summary.failed else 0
+        return _gather(args, plan, shard, job_dir, threshold, run_settings, out)
+    _finish_run(args, plan, records, job_dir, threshold, out)
+    return _failed(summary.failed)
+
+
+def _record(scores: np.ndarray, keep: np.ndarray) -> dict:
+    """What a part records of a micrograph for the summary: its scores as
+    written (4 decimals) and which were kept."""
+    return {"scores": [float(s) for s in score_text(scores)], "kept": [bool(k) for k in keep]}
+
+
+def _failed(failed: list[str]) -> int:
+    if failed:
+        print(f"{len(failed)} micrographs skipped because of errors: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _gather(args, plan: Plan, shard: Shard, job_dir: Path | None, threshold: float, run_settings: str, out) -> int:
+    """The list and summary of a sharded run, from every part's record."""
+    shard_dir = (job_dir or Path(".")) / SHARDS_FOLDER
+    parts = sorted(shard_dir.glob("part-*-of-*.json")) if shard.whole else sorted(
+        shard_dir.glob(f"part-*-of-{shard.count}.json"))
+    if not parts:
+        raise CommandError(f"--gather: no parts' records in {shard_dir}")
+    records: dict = {}
+    for part in parts:
+        doc = json.loads(part.read_text())
+        if doc.get("settings") != run_settings:
+            raise CommandError(f"{part}: this part was unpicked with other settings ({doc.get('settings')}); "
+                               "unpick every part with the same options")
+        records.update(doc["micrographs"])
+    missing = [j.name for j in plan.jobs if j.name not in records]
+    if missing:
+        raise CommandError(f"--gather: {len(missing)} micrographs are in no part's record yet, e.g. {missing[0]}; "
+                           "run the missing parts first")
+    print(f"Gathered {len(parts)} parts: {len(records)} micrographs", file=out)
+    _finish_run(args, plan, records, job_dir, threshold, out)
+    return _failed([name for name, r in records.items() if r is None])
+
+
+def _finish_run(args, plan: Plan, records: dict, job_dir: Path | None, threshold: float, out) -> None:
+    """After the micrographs: the histogram, the list of outputs, and (a RELION job) the node and exit files."""
+    scores = [np.array(r["scores"]) for name, r in records.items() if r]
+    if scores and args.histogram:
+        plot_score_histogram(np.concatenate(scores), threshold, args.histogram)
+        print(f"Score histogram: {args.histogram}", file=out)
+    if plan.list_out is not None:   # the kept picks' files, for RELION's Extract job
+        done = [i for i, j in enumerate(plan.jobs) if j.name in records and records[j.name] is not None]
+        coordinates = [str(plan.jobs[i].output_path) for i in done]
+        if plan.listed is not None:
+            text = coordinate_list_text(plan.listed, [plan.list_rows[i] for i in done], coordinates)
+        else:
+            text = new_coordinate_list_text([str(plan.jobs[i].mrc_path) for i in done], coordinates)
+        atomic_write_text(plan.list_out, with_marker(text, UNPICKED_LIST))
+        print(f"Coordinate list of the unpicked files ({len(done)} micrographs): {plan.list_out}", file=out)
+    if job_dir is not None:
+        write_nodes(job_dir, [(plan.list_out, "coords")], relion_version())
+        finish(job_dir, SUCCESS)
+
+
+def _outputs(plan: Plan, jobs: list[UnpickJob], args, shard: Shard) -> list[Output]:
+    kind = "star" if plan.output_format.name in ("relion", "cbox") else "other"
+    outputs = []
+    if plan.combined is not None:
+        outputs.append(Output(plan.combined, "the unpicked picks of every micrograph", UNPICKED, kind))
+        if plan.combined_rejected is not None:
+            outputs.append(Output(plan.combined_rejected, "the removed picks of every micrograph", REJECTED, kind))
+    else:
+        outputs += [Output(j.output_path, f"the unpicked picks of {j.name}", UNPICKED, kind) for j in jobs]
+        outputs += [Output(j.rejected_path, f"the removed picks of {j.name}", REJECTED, kind)
+                    for j in jobs if j.rejected_path]
+    if plan.list_out is not None:
+        outputs.append(Output(plan.list_out, "the list of unpicked files", UNPICKED_LIST))
+    if args.histogram:
+        outputs.append(Output(Path(args.histogram), "the score histogram", PLOT))
+    return outputs
+
+
+def _write_one(fmt: CoordinateFormat, path: Path, picks: MicrographPicks, keep: np.ndarray, prob: np.ndarray,
+               opts: CoordinateOptions, role: str, settings: str) -> None:
+    """One micrograph's output: in its own format, or as a RELION table
+    converted from another picker's (centres in micrograph pixels)."""
+    if fmt.name == "relion" and picks.format != "relion":
+        atomic_write_text(path, with_marker(_star_from(picks, keep, prob), role, settings))
+    else:
+        fmt.write(path, [(picks, keep, prob)], opts, role, settings)
+
+
+def _star_from(picks: MicrographPicks, keep: np.ndarray, prob: np.ndarray) -> str:
+    """Another picker's picks as a RELION coordinate table, with the scored columns."""
+    from ..formats.star import parse_star
+
+    fom = picks.fom if picks.fom is not None else np.full(len(picks), np.nan)
+    rows = [[f"{x:.4f}", f"{y:.4f}", f"{f:.6g}" if np.isfinite(f) else "-999"] for (x, y), f in zip(picks.xy, fom)]
+    star = parse_star(format_loop_block("coordinates", ["rlnCoordinateX", "rlnCoordinateY",
+                                                        "rlnAutopickFigureOfMerit"], rows, "version 30001"))
+    from ..formats.star import edit_loop
+
+    block = star.blocks[0]
+    return edit_loop(star, block, keep, scored_columns(block, keep, prob))
+
+
+def _classifier(args, networks, settings, tta: int, out):
+    """The ensemble's P(particle) of boxes, on the Keras back-end."""
     from ..networks.backend import configure, import_keras, resolve_precision
 
     import_keras()
@@ -214,41 +537,11 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
           file=out)
     models = []
     for i, (member, weights) in enumerate(networks):   # one network, or an ensemble's members
-        model_net = build_network(member.network, settings.resized_px)
+        net = build_network(member.network, settings.resized_px)
         try:
-            model_net.load_weights(weights)
+            net.load_weights(weights)
         except Exception as e:     # h5py and Keras raise many kinds for a damaged file
             raise CommandError(f"{weights}: cannot be read as the {member.network} network's weights "
                                f"({type(e).__name__}: {e}); is the file complete?") from None
-        models.append((inference_network(model_net, precision), member.logit_shift,
-                       member_views(tta, i, len(networks))))
-    print("Initialized!", file=out)
-    print("Calculating unpicks...", file=out)
-
-    def write(job: UnpickJob, picks, prob: np.ndarray) -> int:
-        return write_outputs(picks, prob, threshold, job.output_path, job.rejected_path, run_settings)
-
-    def done(summary: UnpickSummary) -> None:
-        state.done = f"{summary.micrographs} of {len(todo)} micrographs unpicked, each output complete"
-        state.resume = "run the same command again to unpick the others"
-
-    summary = unpick(todo, settings, lambda boxes: ensemble_probability(models, boxes), write, args.num_cores,
-                     ctfs, out, progress=show_progress(args), fill_nonfinite=args.fill_nonfinite, on_done=done)
-    pct = 100.0 * summary.picks_kept / summary.picks_in if summary.picks_in else 0.0
-    rate = summary.micrographs / summary.seconds if summary.seconds else 0.0
-    print(f"Summary: {summary.micrographs} micrographs, {summary.picks_in} picks in, {summary.picks_kept} kept "
-          f"({pct:.1f}%), {summary.seconds:.1f} s, {rate:.2f} micrographs/s", file=out)
-    if summary.scores and args.histogram:
-        plot_score_histogram(np.concatenate(summary.scores), threshold, args.histogram)
-        print(f"Score histogram: {args.histogram}", file=out)
-    if list_out is not None:   # the kept picks' files, for RELION's Extract job
-        failed = set(summary.failed)
-        rows = [i for i, j in enumerate(jobs) if j.name not in failed]
-        atomic_write_text(list_out, with_marker(
-            coordinate_list_text(listed, rows, [str(jobs[i].output_path) for i in rows]), UNPICKED_LIST))
-        print(f"Coordinate list of the unpicked files ({len(rows)} micrographs): {list_out}", file=out)
-    if summary.failed:
-        print(f"{len(summary.failed)} micrographs skipped because of errors: {', '.join(summary.failed)}",
-              file=sys.stderr)
-        return 1
-    return 0
+        models.append((inference_network(net, precision), member.logit_shift, member_views(tta, i, len(networks))))
+    return lambda boxes: ensemble_probability(models, boxes)

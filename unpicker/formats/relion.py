@@ -126,6 +126,30 @@ def coordinate_list_text(listed: CoordinateList, rows: list[int], coordinates: l
     return format_loop_block(block.name or LIST_BLOCK, block.columns, out_rows, "version 30001")
 
 
+def new_coordinate_list_text(micrographs: list[str], coordinates: list[str]) -> str:
+    """A RELION 4/5 coordinate list of (micrograph, coordinate file) pairs."""
+    return format_loop_block(LIST_BLOCK, [LIST_MICROGRAPH, LIST_COORDINATES],
+                             [[m, c] for m, c in zip(micrographs, coordinates)], "version 30001")
+
+
+def read_pixel_size(path: str | Path) -> float | None:
+    """A micrographs table's ``_rlnMicrographPixelSize`` (its optics group's
+    in RELION 3.1+), if it gives one."""
+    for block in read_star(path).blocks:
+        if block.has_columns("rlnMicrographPixelSize") and len(block):
+            return float(block.floats("rlnMicrographPixelSize")[0])
+    return None
+
+
+def read_micrograph_paths(path: str | Path) -> dict[str, str]:
+    """A RELION micrographs table (``micrographs_ctf.star``, a movie or
+    micrograph list): each micrograph's name (without folder and ``.mrc``)
+    and its path, as listed (relative to the project directory)."""
+    star = read_star(path)
+    block = star.find_loop(LIST_MICROGRAPH)
+    return {_micrograph_key(m): m for m in block.column(LIST_MICROGRAPH)}
+
+
 def _micrograph_key(name: str) -> str:
     """``MotionCorr/job002/Movies/mic001.mrc`` -> ``mic001``."""
     stem = Path(name).name
@@ -179,3 +203,64 @@ def _number(path: str | Path, line: int, name: str, text: str) -> float:
     if not np.isfinite(value):
         raise StarError(f"{path}:{line + 1}: _{name} is not a finite number: {text!r}")
     return value
+
+
+# ---------------------------------------------------------------- as a coordinate format
+
+FOM_COLUMN = "rlnAutopickFigureOfMerit"
+SCORE_COLUMN = "unpickerScore"
+PICKER_FOM_COLUMN = "unpickerPickerFigureOfMerit"
+
+
+def _read_as_micrograph_picks(path: Path, options, name: str | None = None):
+    from .picks import MicrographPicks, scaled
+
+    picks = read_picks(path)
+    block = picks.block
+    fom = block.floats(FOM_COLUMN, finite=False) if block.has_columns(FOM_COLUMN) and len(block) else None
+    return [MicrographPicks(name or Path(path).stem, scaled(picks.xy, options), str(path), "relion",
+                            list(block.row_lines), fom, record=picks)]
+
+
+def scored_columns(block: StarBlock, keep: np.ndarray, prob: np.ndarray) -> dict[str, list[str]]:
+    """The columns an unpicked RELION table gets, for its kept rows: the
+    particle probability as ``_rlnAutopickFigureOfMerit`` (what Extract's
+    ``--minimum_pick_fom`` and ManualPick's colouring read) and as
+    ``_unpickerScore``; the picker's own figure of merit, where the table
+    had one, moves to ``_unpickerPickerFigureOfMerit`` (kept as it was when
+    the table already has that column: an unpicked file unpicked again)."""
+    from .picks import score_text
+
+    scores = [s for s, k in zip(score_text(prob), keep) if k]
+    columns = {}
+    if block.has_columns(FOM_COLUMN) and not block.has_columns(PICKER_FOM_COLUMN):
+        i = block.column_index(FOM_COLUMN)
+        columns[PICKER_FOM_COLUMN] = [row[i] for row, k in zip(block.rows, keep) if k]
+    columns[FOM_COLUMN] = scores
+    columns[SCORE_COLUMN] = scores
+    return columns
+
+
+def _write(path: Path, results, options, role: str, details: str) -> None:
+    from ..files import atomic_write_text
+    from .star import edit_loop, with_marker
+
+    ((picks, keep, prob),) = results
+    record: Picks = picks.record
+    atomic_write_text(path, with_marker(
+        edit_loop(record.star, record.block, keep, scored_columns(record.block, keep, prob)), role, details))
+
+
+def _sniff(head: bytes) -> bool:
+    text = head.decode("utf-8", errors="replace")
+    return "data_" in text and "_rlnCoordinateX" in text
+
+
+def _register():
+    from .picks import CoordinateFormat, register
+
+    register(CoordinateFormat("relion", "RELION STAR coordinates, _rlnCoordinateX/Y", (".star",), True,
+                              _read_as_micrograph_picks, _write, _sniff, marks_itself=True))
+
+
+_register()

@@ -299,6 +299,17 @@ def format_loop_block(
     return "\n".join(out) + "\n\n"
 
 
+def _field_spans(line: str) -> list[tuple[int, int]]:
+    """The (start, end) of each value in a row, as :func:`_split_fields`
+    reads them (quotes included, a trailing comment excluded)."""
+    spans = []
+    for m in _TOKEN.finditer(line):
+        if m.group(3) is not None and m.group(3).startswith("#"):
+            break
+        spans.append(m.span())
+    return spans
+
+
 def edit_loop(
     star: StarFile,
     block: StarBlock,
@@ -310,8 +321,10 @@ def edit_loop(
 
     Args:
         keep: per row of ``block``, whether the row stays (default: all).
-        new_columns: column name -> one text value per *kept* row, appended
-            after the existing columns (declared after the last declaration).
+        new_columns: column name -> one text value per *kept* row. A column
+            the table does not have is appended after its columns (declared
+            after the last declaration); one it has gets the new values in
+            place, every other value of the row keeping its text and spacing.
         extra_rows: whole rows (every column, new ones included) appended at
             the end of the table.
     """
@@ -323,6 +336,8 @@ def edit_loop(
     for cname, values in new_columns.items():
         if len(values) != kept:
             raise ValueError(f"column {cname}: {len(values)} values for {kept} kept rows")
+    replaced = {block.columns.index(c.lstrip("_")): v for c, v in new_columns.items() if block.has_columns(c)}
+    added = {c: v for c, v in new_columns.items() if not block.has_columns(c)}
 
     drop = {line for line, k in zip(block.row_lines, keep) if not k}
     row_pos = {line: i for i, line in enumerate(block.row_lines)}
@@ -336,12 +351,17 @@ def edit_loop(
             continue
         if n in row_pos and new_columns:
             k = kept_index[row_pos[n]]
-            values, comment = _split_comment(line)
-            line = (values.rstrip() + " " + " ".join(_format_value(v[k]) for v in new_columns.values())
-                    + comment)
+            if replaced:
+                spans = _field_spans(line)
+                for col in sorted(replaced, reverse=True):     # from the right: earlier spans stay valid
+                    a, b = spans[col]
+                    line = line[:a] + _format_value(replaced[col][k]) + line[b:]
+            if added:
+                values, comment = _split_comment(line)
+                line = values.rstrip() + " " + " ".join(_format_value(v[k]) for v in added.values()) + comment
         out.append(line)
         if n == after_header:
-            for j, cname in enumerate(new_columns):
+            for j, cname in enumerate(added):
                 idx = f" #{len(block.columns) + j + 1}" if block.indexed_columns else ""
                 out.append(f"_{cname.lstrip('_')}{idx}")
         if n == last_row_line:
