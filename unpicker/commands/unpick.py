@@ -355,6 +355,9 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
     inputs += [(f, "the model") for f in model_files]
     inputs += [(Path(f), "an input table") for f in (args.ctf_star, args.in_mics) if f]
     prepare_outputs(outputs, inputs, overwrite=args.overwrite)
+    if job_dir is not None:                # the outputs mirror the input's folders
+        for folder in sorted({o.path.parent for o in outputs}):
+            folder.mkdir(parents=True, exist_ok=True)
 
     inputs_mtime = max(f.stat().st_mtime for f in model_files)
     if plan.combined is not None:       # one output for every micrograph: all of them, or none
