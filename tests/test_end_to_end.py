@@ -23,6 +23,9 @@ def test_demo_runs_end_to_end(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "emUnpicker       precision" in r.stdout and "keep every pick" in r.stdout
+    report = tmp_path / "demo" / "unpick_report" / "index.html"
+    assert r.stdout.strip().splitlines()[-1] == f"What it removed, and a threshold to move: {report.resolve()} " \
+                                                "(open it in a browser)" and report.exists()
     # the demo's model trained on its two hand-cleaned micrographs, with unpicker_train.py's defaults
     info = read_model_info(tmp_path / "demo" / "unpickModel.out")[0]
     assert info.network == "resnet+seed" and len(info.extra["training"]["micrographs"]) == 2

@@ -40,11 +40,13 @@ MODEL = "model"
 WEIGHTS = "weights"
 TRAINING_LOG = "training log"
 PLOT = "plot"
+REPORT = "report"
 SOFTWARE = "emUnpicker"
 
 # what each role is written as
 KIND_OF_ROLE = {UNPICKED: "star", REJECTED: "star", TRAINING: "star", UNPICKED_LIST: "star",
-                TRAINING_LIST: "star", MODEL: "model", WEIGHTS: "hdf5", TRAINING_LOG: "csv", PLOT: "png"}
+                TRAINING_LIST: "star", MODEL: "model", WEIGHTS: "hdf5", TRAINING_LOG: "csv", PLOT: "png",
+                REPORT: "html"}
 # columns that mark STAR files written before they carried a marker line
 _LEGACY_COLUMNS = {"_unpickerScore": (UNPICKED, REJECTED), "_unpickerLabel": (TRAINING,)}
 _LOG_HEADER = "step,epoch,loss,minibatch_error,validation_error,learning_rate"
@@ -101,6 +103,8 @@ def kind_of(path: Path) -> str:
         return "model"
     if text.startswith(_LOG_HEADER):
         return "csv"
+    if text.lstrip().lower().startswith("<!doctype html"):
+        return "html"
     lines = text.splitlines()
     if any(line.strip().startswith("data_") for line in lines):
         columns = {line.split()[0].lstrip("_") for line in lines if line.strip().startswith("_")}
@@ -140,6 +144,12 @@ def roles_of(path: Path, kind: str) -> tuple[str, ...]:
         return (WEIGHTS,) if path.name.endswith(".weights.h5") else ()
     if kind == "csv":
         return (TRAINING_LOG,)
+    if kind == "html":
+        try:
+            with open(path, "rb") as f:
+                return (REPORT,) if b'<meta name="generator" content="emUnpicker">' in f.read(4096) else ()
+        except OSError:
+            return ()
     return ()
 
 

@@ -101,7 +101,9 @@ def unpick(jobs: list[UnpickJob], settings: Preprocessing, classify: Callable[[n
            write: Callable[[UnpickJob, MicrographPicks, np.ndarray], np.ndarray], num_cores: int = 2,
            ctfs: dict[str, CtfParams] | None = None, out: TextIO = sys.stdout, progress: bool = True,
            fill_nonfinite: bool = False, on_done: Callable[[UnpickSummary], None] | None = None,
-           image_for: Callable[[UnpickJob, np.ndarray, np.ndarray], object] | None = None) -> UnpickSummary:
+           image_for: Callable[[UnpickJob, np.ndarray, np.ndarray], object] | None = None,
+           on_scored: Callable[[UnpickJob, MicrographPicks, np.ndarray, np.ndarray], None] | None = None
+           ) -> UnpickSummary:
     """Unpick every job: ``classify(boxes)`` gives each pick's P(particle),
     ``write(job, picks, probabilities)`` writes the outputs and returns
     which picks were kept. A micrograph that cannot be read is reported and skipped;
@@ -109,7 +111,8 @@ def unpick(jobs: list[UnpickJob], settings: Preprocessing, classify: Callable[[n
     (:class:`~unpicker.files.OutputError`). ``on_done(summary)`` is called
     after each micrograph. ``image_for(job, micrograph, picks' centres)``,
     called in the worker that read the micrograph, returns what the run
-    keeps of it (a view for a report, say), in ``summary.images``."""
+    keeps of it (a view for a report, say), in ``summary.images``;
+    ``on_scored(job, picks, boxes, probabilities)`` is called after the network."""
     from tqdm import tqdm
 
     summary = UnpickSummary()
@@ -145,6 +148,8 @@ def unpick(jobs: list[UnpickJob], settings: Preprocessing, classify: Callable[[n
                 bar.write(f"Eval Particles: {len(picks)}", file=out)
                 t0 = time.perf_counter()
                 prob = classify(boxes) if len(boxes) else np.zeros(0, np.float32)
+                if on_scored is not None:
+                    on_scored(job, picks, boxes, prob)
                 t1 = time.perf_counter()
                 keep = write(job, picks, prob)
                 kept = int(keep.sum())

@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         p, r, f = s[key]
         print(f"  {label:16s} precision {p:.3f}  recall {r:.3f}  F1 {f:.3f}")
     print(f"Demo finished in {time.perf_counter() - t0:.0f} s")
+    report = folder / "unpick_report" / "index.html"
+    if report.exists():
+        print(f"What it removed, and a threshold to move: {report.resolve()} (open it in a browser)")
     return 0
 
 

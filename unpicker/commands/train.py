@@ -21,7 +21,7 @@ from ..formats.mrc import MicrographError, read_pixel_size, read_shape, resolve_
 from ..formats.relion import coordinate_list_given, read_ctf_star
 from ..formats.relion import read_pixel_size as read_table_pixel_size
 from ..formats.star import StarError
-from ..guard import MODEL, PLOT, TRAINING_LOG, WEIGHTS, Output
+from ..guard import MODEL, PLOT, REPORT, TRAINING_LOG, WEIGHTS, Output
 from ..images.augment import GROUP_SIZES, default_shift_px
 from ..images.boxes import box_too_large
 from ..images.preprocess import Preprocessing
@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "training stopped at the step cap (see docs/design.md)")
     p.add_argument("--seed", type=int, default=66478,
                    help="random seed; makes CPU runs repeatable on the same CPU model (default 66478)")
+    p.add_argument("--no_report", action="store_true",
+                   help="no training report (by default <model>_report/index.html, opened in a browser)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="the networks' arithmetic. auto (default): bfloat16 (with float32 weights) when "
                    "TensorFlow trains on a CPU with bfloat16 instructions (AVX512_BF16 or AMX), else float32")
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(lambda state: _main(args, state))
 
 
-def _model_outputs(model: Path, networks: list[str], steps: list[int]) -> list[Output]:
+def _model_outputs(model: Path, networks: list[str], steps: list[int], report: bool) -> list[Output]:
     """Every file a training into ``model`` writes: the model and its
     weights, the checkpoints ``model-STEP`` and theirs, the log and the plot."""
     outputs = []
@@ -104,8 +106,9 @@ def _model_outputs(model: Path, networks: list[str], steps: list[int]) -> list[O
         outputs.append(Output(name, what, MODEL))
         for net in networks:
             outputs.append(Output(weights_path(name, net if len(networks) > 1 else None), f"{what}'s weights", WEIGHTS))
-    return outputs + [Output(Path(f"{model}.log.csv"), "the training log", TRAINING_LOG),
-                      Output(Path(f"{model}.png"), "the training plot", PLOT)]
+    outputs += [Output(Path(f"{model}.log.csv"), "the training log", TRAINING_LOG),
+                Output(Path(f"{model}.png"), "the training plot", PLOT)]
+    return outputs + ([Output(Path(f"{model}_report") / "index.html", "the training report", REPORT)] if report else [])
 
 
 def _job_setup(args: argparse.Namespace, state: RunState) -> Path:
@@ -233,7 +236,8 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
     steps = plan_training(int((~val).sum()), config).steps
     model = Path(args.train_output)
     prepare_outputs(_model_outputs(model, network_names(args.network),
-                                 list(range(0, steps, config.log_every)) + ([steps] if refit else [])),
+                                   list(range(0, steps, config.log_every)) + ([steps] if refit else []),
+                                   not args.no_report),
                   [(p.source, f"the training file of {n}") for n, _, p in items]
                   + [(m, f"the micrograph {n}") for n, m, _ in items]
                   + [(Path(f), "an input list") for f in (args.train_root, args.ctf_star) if f and Path(f).is_file()])
@@ -263,6 +267,8 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
         result = train(ts.boxes[~val], ts.is_particle[~val], ts.boxes[val], ts.is_particle[val], settings, config,
                        model, extra, out=out, progress=show_progress(args),
                        held_out_micrographs=bool(val_names), final_checkpoint=refit, on_checkpoint=checkpointed)
+        if not args.no_report:
+            _report(model, ts, val, val_names, result, config, precision, out)
         if refit:
             state.done = f"the validated model {model}-{result.steps} is complete; the refit stopped"
             state.resume = f"unpicker_eval.py --train_output {model}-{result.steps} unpicks with it"
@@ -273,6 +279,24 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
         write_nodes(job_dir, [(model, "model"), (Path(args.train_root), "training")], relion_version())
         finish(job_dir, SUCCESS)
     return 1 if skipped else 0
+
+
+def _report(model: Path, ts: TrainingSet, val, val_names: list[str], result: TrainResult, config: TrainConfig,
+            precision: str, out: TextIO) -> None:
+    """The training report beside the model (:mod:`unpicker.report.training`)."""
+    from ..report.training import write_training_report
+    from ..training.threshold import best_f1, threshold_line
+
+    facts = {"Model": str(model), "Networks": config.network, "Arithmetic": precision,
+             "Training micrographs": ", ".join(n for n in ts.names if n not in val_names),
+             "Validation micrographs": ", ".join(val_names) or "none (a random share of the picks)",
+             "Picks": f"{int(ts.is_particle.sum())} kept (P), {int((~ts.is_particle).sum())} removed (N)",
+             "Steps": f"{result.steps}" + (" (the step cap)" if result.capped else ""),
+             "Default threshold": threshold_line(result.threshold, result.threshold_rule, best_f1(
+                 result.validation_prob, ts.is_particle[val]) if val.any() else None).split(": ", 1)[1]}
+    path = write_training_report(Path(f"{model}_report"), facts, result.history, ts.boxes[val], ts.is_particle[val],
+                                 result.validation_prob, [ts.names[i] for i in ts.micrograph[val]], result.threshold)
+    print(f"Training report: {path} (open it in a browser)", file=out)
 
 
 def _refit(ts: TrainingSet, settings: Preprocessing, config: TrainConfig, args: argparse.Namespace,

@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import json
 import sys
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,12 +35,12 @@ import numpy as np
 
 from ..files import atomic_write_text, find_by_suffix, read_sidecar
 from ..formats.picks import (CoordinateFormat, CoordinateOptions, MicrographPicks, detect_format, get_format,
-                             read_coordinates, score_text)
+                             read_coordinates, score_text, written_scores)
 from ..formats.relion import (CoordinateList, coordinate_list_given, coordinate_list_text, list_output_path,
                               new_coordinate_list_text, read_ctf_star, read_micrograph_paths, read_pixel_size,
                               scored_columns)
 from ..formats.star import StarError, format_loop_block, read_marker, with_marker
-from ..guard import PLOT, REJECTED, UNPICKED, UNPICKED_LIST, Output
+from ..guard import PLOT, REJECTED, REPORT, UNPICKED, UNPICKED_LIST, Output
 from ..networks.backend import PRECISIONS
 from ..networks.model_file import ModelFileError, model_base, read_model_info
 from ..outputs import plot_score_histogram
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--histogram", default=None,
                    help="PNG histogram of all scores (default unpick_scores.png, in --o's folder for a RELION job; "
                    "'' for none)")
+    g = p.add_argument_group("the report (index.html, opened in a browser)")
+    g.add_argument("--report", default=None, metavar="DIR",
+                   help="the folder of the report (default unpick_report, in --o's folder for a RELION job)")
+    g.add_argument("--no_report", action="store_true", help="no report")
+    g.add_argument("--report_micrographs", type=number(int, 0), default=12, metavar="N",
+                   help="micrographs drawn with their picks (default 12: the unusual ones and a random few)")
     add_coordinate_arguments(p)
     add_relion_job_arguments(p, "a RELION 4/5 list of the coordinate files to unpick (AutoPick/jobNNN/autopick.star)")
     g = p.add_argument_group("many micrographs on a cluster")
@@ -287,6 +294,7 @@ def _run_settings(args: argparse.Namespace, model: Path, threshold: float, tta: 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = argv
     return run_command(lambda state: _main(args, state))
 
 
@@ -302,6 +310,7 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
         args.num_cores = args.j
     if args.histogram is None:
         args.histogram = str((job_dir or Path(".")) / "unpick_scores.png")
+    report_dir = None if args.no_report else Path(args.report or (job_dir or Path(".")) / "unpick_report")
     try:
         shard = parse_shard(args.shard) if args.shard else shard_from_environment() or Shard()
     except ValueError as e:
@@ -346,10 +355,11 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
     model = model_base(args.train_output)
     model_files = [model] + [weights for _, weights in networks]
     run_settings = _run_settings(args, model, threshold, tta, settings)
+    report = ReportContext(report_dir, info, settings, threshold, time.time(), args.report_micrographs)
     if args.gather:
-        return _gather(args, plan, shard, job_dir, threshold, run_settings, out)
+        return _gather(args, plan, shard, job_dir, threshold, run_settings, out, report)
     mine = shard.take(jobs)
-    outputs = _outputs(plan, mine, args, shard)
+    outputs = _outputs(plan, mine, args, shard, report_dir)
     inputs = plan.inputs + [(j.picks_path, f"the coordinate file of {j.name}") for j in jobs]
     inputs += [(j.mrc_path, f"the micrograph {j.name}") for j in jobs]
     inputs += [(f, "the model") for f in model_files]
@@ -380,8 +390,15 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
 
     combined_results: list = []
 
+    collector = None
+    if report_dir is not None:
+        from ..report.unpicking import Collector, sample_names
+
+        collector = Collector(report_dir, threshold, sample_names([j.name for j in jobs], args.report_micrographs),
+                              settings.boxsize_px)
+
     def write(job: UnpickJob, picks: MicrographPicks, prob: np.ndarray) -> np.ndarray:
-        keep = np.ones(len(prob), bool) if args.keep_all else prob >= threshold
+        keep = np.ones(len(prob), bool) if args.keep_all else written_scores(prob) >= threshold
         if plan.combined is not None:
             combined_results.append((picks, keep, prob))
             return keep
@@ -398,14 +415,17 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
 
     check_abort(job_dir)
     summary = unpick(todo, settings, classify, write, args.num_cores, ctfs, out, progress=show_progress(args),
-                     fill_nonfinite=args.fill_nonfinite, on_done=done)
+                     fill_nonfinite=args.fill_nonfinite, on_done=done,
+                     image_for=collector.view if collector else None,
+                     on_scored=(lambda job, picks, boxes, prob: collector.scored(job.name, picks.xy, boxes, prob))
+                     if collector else None)
     if plan.combined is not None and todo:
         plan.output_format.write(plan.combined, combined_results, opts, UNPICKED, run_settings)
         if plan.combined_rejected is not None:
             plan.output_format.write(plan.combined_rejected, [(p, ~k, s) for p, k, s in combined_results], opts,
                                      REJECTED, run_settings)
         print(f"Unpicked picks of every micrograph: {plan.combined}", file=out)
-    kept_at_threshold = sum(int((s >= threshold).sum()) for s in summary.scores)
+    kept_at_threshold = sum(int((written_scores(s) >= threshold).sum()) for s in summary.scores)
     pct = 100.0 * kept_at_threshold / summary.picks_in if summary.picks_in else 0.0
     rate = summary.micrographs / summary.seconds if summary.seconds else 0.0
     print(f"Summary: {summary.micrographs} micrographs, {summary.picks_in} picks in, {kept_at_threshold} kept "
@@ -416,6 +436,10 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
     if not shard.whole:
         shard_dir = (job_dir or Path(".")) / SHARDS_FOLDER
         shard_dir.mkdir(exist_ok=True)
+        if collector is not None:
+            from ..report.unpicking import save_galleries
+
+            save_galleries(collector.galleries(), shard_dir / f"part-{shard.index}-of-{shard.count}.gallery.npz")
         atomic_write_text(shard_dir / f"part-{shard.index}-of-{shard.count}.json",
                           json.dumps({"settings": run_settings, "micrographs": records}) + "\n")
         finished = sorted(shard_dir.glob(f"part-*-of-{shard.count}.json"))
@@ -423,8 +447,9 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
             print(f"Part {shard} done ({len(finished)} of {shard.count} parts); the last part writes the list",
                   file=out)
             return 1 if summary.failed else 0
-        return _gather(args, plan, shard, job_dir, threshold, run_settings, out)
-    _finish_run(args, plan, records, job_dir, threshold, out)
+        return _gather(args, plan, shard, job_dir, threshold, run_settings, out, report)
+    report.galleries = collector.galleries() if collector else {}
+    _finish_run(args, plan, records, job_dir, threshold, out, report)
     return _failed(summary.failed)
 
 
@@ -441,7 +466,8 @@ def _failed(failed: list[str]) -> int:
     return 0
 
 
-def _gather(args, plan: Plan, shard: Shard, job_dir: Path | None, threshold: float, run_settings: str, out) -> int:
+def _gather(args, plan: Plan, shard: Shard, job_dir: Path | None, threshold: float, run_settings: str, out,
+            report: ReportContext) -> int:
     """The list and summary of a sharded run, from every part's record."""
     shard_dir = (job_dir or Path(".")) / SHARDS_FOLDER
     parts = sorted(shard_dir.glob("part-*-of-*.json")) if shard.whole else sorted(
@@ -460,12 +486,20 @@ def _gather(args, plan: Plan, shard: Shard, job_dir: Path | None, threshold: flo
         raise CommandError(f"--gather: {len(missing)} micrographs are in no part's record yet, e.g. {missing[0]}; "
                            "run the missing parts first")
     print(f"Gathered {len(parts)} parts: {len(records)} micrographs", file=out)
-    _finish_run(args, plan, records, job_dir, threshold, out)
+    if report.folder is not None:
+        from ..report.unpicking import load_galleries, merge_galleries
+
+        report.galleries = merge_galleries([load_galleries(g) for p in parts
+                                            if (g := p.with_name(p.name[:-len(".json")] + ".gallery.npz")).exists()],
+                                           threshold)
+    _finish_run(args, plan, records, job_dir, threshold, out, report)
     return _failed([name for name, r in records.items() if r is None])
 
 
-def _finish_run(args, plan: Plan, records: dict, job_dir: Path | None, threshold: float, out) -> None:
-    """After the micrographs: the histogram, the list of outputs, and (a RELION job) the node and exit files."""
+def _finish_run(args, plan: Plan, records: dict, job_dir: Path | None, threshold: float, out,
+                report: ReportContext) -> None:
+    """After the micrographs: the histogram, the list of outputs, the report,
+    and (a RELION job) the node and exit files."""
     scores = [np.array(r["scores"]) for name, r in records.items() if r]
     if scores and args.histogram:
         plot_score_histogram(np.concatenate(scores), threshold, args.histogram)
@@ -479,12 +513,79 @@ def _finish_run(args, plan: Plan, records: dict, job_dir: Path | None, threshold
             text = new_coordinate_list_text([str(plan.jobs[i].mrc_path) for i in done], coordinates)
         atomic_write_text(plan.list_out, with_marker(text, UNPICKED_LIST))
         print(f"Coordinate list of the unpicked files ({len(done)} micrographs): {plan.list_out}", file=out)
+    if report.folder is not None and any(records.values()):
+        path = _write_report(args, plan, records, report)
+        print(f"Report: {path} (open it in a browser)", file=out)
     if job_dir is not None:
         write_nodes(job_dir, [(plan.list_out, "coords")], relion_version())
         finish(job_dir, SUCCESS)
 
 
-def _outputs(plan: Plan, jobs: list[UnpickJob], args, shard: Shard) -> list[Output]:
+@dataclass
+class ReportContext:
+    """What the report says of the run, and where it goes (None: no report)."""
+
+    folder: Path | None
+    info: object
+    settings: object
+    threshold: float
+    started: float
+    micrographs: int
+    galleries: dict = field(default_factory=dict)
+
+
+def _write_report(args, plan: Plan, records: dict, report: ReportContext) -> Path:
+    from ..formats.mrc import MicrographError, read_micrograph, read_shape
+    from ..report.images import micrograph_views
+    from ..report.unpicking import (choose_overlays, flag_unusual, sample_names, threshold_command, view_of,
+                                    write_report)
+
+    order = [j.name for j in plan.jobs if j.name in records]
+    by_name = {j.name: j for j in plan.jobs}
+    flags = flag_unusual(records, report.threshold)
+    chosen = choose_overlays(order, records, flags, sample_names([j.name for j in plan.jobs], report.micrographs),
+                             report.micrographs)
+    views, xy = {}, {}
+    for name in chosen:
+        job = by_name[name]
+        try:
+            view_file = report.folder / "images" / f"{name}.jpg"
+            if view_file.exists():
+                views[name] = view_of(read_shape(job.mrc_path), name)
+            else:       # an unusual micrograph not drawn during the run, or a part's
+                (report.folder / "images").mkdir(parents=True, exist_ok=True)
+                views[name] = micrograph_views(read_micrograph(job.mrc_path, args.fill_nonfinite)[0],
+                                               report.folder / "images", name)
+            xy[name] = job.picks().xy
+        except (MicrographError, StarError, OSError):
+            continue
+    s = report.settings
+    filters = ", ".join(f for f in (f"lowpass {s.lowpass_A:g} Å" if s.lowpass_A else "",
+                                    f"highpass {s.highpass_A:g} Å" if s.highpass_A else "",
+                                    f"Gaussian {s.gaussian_sigma_px:g} px" if s.gaussian_sigma_px else "",
+                                    f"sigma contrast {s.sigma_contrast:g}" if s.sigma_contrast else "",
+                                    "CTF phase flip" if s.ctf_flip else "") if f) or "none"
+    scores = [np.array(r["scores"]) for r in records.values() if r]
+    n_picks = sum(len(x) for x in scores)
+    n_kept = sum(int((x >= report.threshold).sum()) for x in scores)
+    rule = report.info.extra.get("threshold_rule", "")
+    run = {"Picks from": args.in_coords or args.eval_file or args.eval_root,
+           "Model": f"{args.train_output} ({report.info.network})",
+           "Preprocessing": f"box {s.boxsize_px} px resized to {s.resized_px} px, {s.apix:g} Å/px; filters: {filters}",
+           "Threshold": f"{report.threshold:.3f} (" + ("--threshold" if args.threshold is not None else
+                                                     f"the model's{': ' + rule if rule else ''}") + ")"
+           + ("; every pick written (--keep_all)" if args.keep_all else ""),
+           "Micrographs": f"{len(scores)} unpicked" + (f", {len(records) - len(scores)} could not be read"
+                                                       if len(records) > len(scores) else ""),
+           "Picks in / kept / removed": f"{n_picks} / {n_kept} / {n_picks - n_kept}",
+           "When": time.strftime("%Y-%m-%d %H:%M", time.localtime(report.started))
+           + f" ({time.time() - report.started:.0f} s)"}
+    return write_report(report.folder, run, records, order, report.threshold, views, xy, report.galleries,
+                        s.boxsize_px, threshold_command(sys.argv[1:] if args.argv is None else args.argv,
+                                                        args.keep_all))
+
+
+def _outputs(plan: Plan, jobs: list[UnpickJob], args, shard: Shard, report_dir: Path | None) -> list[Output]:
     kind = "star" if plan.output_format.name in ("relion", "cbox") else "other"
     outputs = []
     if plan.combined is not None:
@@ -499,6 +600,8 @@ def _outputs(plan: Plan, jobs: list[UnpickJob], args, shard: Shard) -> list[Outp
         outputs.append(Output(plan.list_out, "the list of unpicked files", UNPICKED_LIST))
     if args.histogram:
         outputs.append(Output(Path(args.histogram), "the score histogram", PLOT))
+    if report_dir is not None:
+        outputs.append(Output(report_dir / "index.html", "the report", REPORT))
     return outputs
 
 

@@ -182,3 +182,11 @@ def unscaled(xy: np.ndarray, options: CoordinateOptions) -> np.ndarray:
 def score_text(prob: np.ndarray) -> list[str]:
     """Scores as written in every output: 4 decimals."""
     return [f"{p:.4f}" for p in prob]
+
+
+def written_scores(prob: np.ndarray) -> np.ndarray:
+    """The scores as every output writes them (:func:`score_text`), as
+    numbers: a pick is kept when this is at least the threshold, so that
+    filtering an output's score column at a threshold keeps what unpicking
+    at that threshold keeps."""
+    return np.array([float(s) for s in score_text(prob)], dtype=np.float64)

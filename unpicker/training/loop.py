@@ -51,6 +51,7 @@ class TrainResult:
         capped: whether the step cap stopped training before its epochs were done.
         seconds: wall time.
         history: the logged rows (:mod:`.log`).
+        validation_prob: the final model's scores of the validation boxes.
     """
 
     validation_error: float
@@ -60,6 +61,7 @@ class TrainResult:
     capped: bool
     seconds: float
     history: list[dict] = field(default_factory=list)
+    validation_prob: np.ndarray | None = None
 
 
 @dataclass
@@ -237,7 +239,7 @@ def train(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np
     print(threshold_line(threshold, rule, best_f1(prob, val_y) if len(val_y) else None), file=out)
     plot_history(log.history, Path(f"{output}.png"))
     return TrainResult(final_error, threshold, rule, plan.steps, plan.capped, time.perf_counter() - t_start,
-                       log.history)
+                       log.history, prob)
 
 
 def refit_skipped(threshold_rule: str, capped: bool) -> str | None:

@@ -1,0 +1,71 @@
+"""Pictures for the reports (numpy and Pillow): a micrograph shrunk for
+viewing, and boxes as small images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..files import atomic_output
+
+VIEW_PX = 1024          # a micrograph's overlay: its longer side at most this many pixels
+DETAIL_PX = 2048        # the view a click opens
+
+
+def shrink(image: np.ndarray, max_px: int) -> tuple[np.ndarray, int]:
+    """The image averaged over blocks of f x f pixels, f the smallest whole
+    factor that brings its longer side to at most ``max_px`` (the block mean
+    is also the low-pass filter that keeps the view free of aliasing).
+    Returns (view, f)."""
+    f = max(1, -(-max(image.shape) // max_px))
+    ny, nx = image.shape[0] // f * f, image.shape[1] // f * f
+    view = image[:ny, :nx].reshape(ny // f, f, nx // f, f).mean(axis=(1, 3), dtype=np.float32) if f > 1 else image
+    return view, f
+
+
+def to_grey(image: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0) -> np.ndarray:
+    """An 8-bit image, the ``low_pct``..``high_pct`` percentiles stretched to black..white."""
+    sample = image[::max(1, image.shape[0] // 256), ::max(1, image.shape[1] // 256)]
+    lo, hi = np.percentile(sample, [low_pct, high_pct])
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    return np.clip((image - lo) * scale, 0, 255).astype(np.uint8)
+
+
+def save_jpeg(grey: np.ndarray, path: Path, quality: int = 85) -> None:
+    from PIL import Image
+
+    with atomic_output(path) as tmp:
+        Image.fromarray(grey).save(tmp, format="JPEG", quality=quality)
+
+
+def save_png(grey: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    with atomic_output(path) as tmp:
+        Image.fromarray(grey).save(tmp, format="PNG")
+
+
+def micrograph_views(image: np.ndarray, folder: Path, name: str) -> dict:
+    """A micrograph's overlay view and the larger view a click opens, as
+    JPEG files in ``folder``; returns their names and the scale factors
+    (view pixels = micrograph pixels / factor). Row 0 of the data array is
+    the top row of the picture, as the picks' y counts it."""
+    view, f = shrink(image, VIEW_PX)
+    detail, fd = shrink(image, DETAIL_PX)
+    save_jpeg(to_grey(view), folder / f"{name}.jpg")
+    save_jpeg(to_grey(detail), folder / f"{name}_detail.jpg")
+    return {"view": f"{name}.jpg", "detail": f"{name}_detail.jpg", "factor": f, "detail_factor": fd,
+            "width": view.shape[1], "height": view.shape[0], "micrograph_shape": list(image.shape)}
+
+
+def box_tiles(boxes: np.ndarray, path: Path, columns: int = 8) -> None:
+    """(n, s, s) standardised boxes as one PNG grid, ``columns`` wide, each
+    shown as the network sees it, between -3 and +3 standard deviations."""
+    n, s = len(boxes), boxes.shape[1] if len(boxes) else 1
+    rows = max(1, -(-n // columns))
+    grid = np.full((rows * (s + 2), columns * (s + 2)), 255, np.uint8)
+    for k, box in enumerate(boxes):
+        r, c = divmod(k, columns)
+        tile = np.clip((box + 3.0) * (255 / 6.0), 0, 255).astype(np.uint8)
+        grid[r * (s + 2) + 1:r * (s + 2) + 1 + s, c * (s + 2) + 1:c * (s + 2) + 1 + s] = tile
+    save_png(grid, path)
