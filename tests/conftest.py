@@ -76,3 +76,12 @@ def trained(tmp_path_factory):
                              "--num_cores", "2", "--no_progress"])
     assert rc == 0, log.getvalue()
     return folder, names, log.getvalue()
+
+
+def copy_model(folder: Path, dest: Path, name: str = "unpickModel.out") -> None:
+    """Copy a trained model (its file and weights, not the checkpoints or the report) to ``dest``."""
+    import shutil
+
+    for f in folder.glob(f"{name}*"):
+        if f.is_file() and not f.name.startswith(f"{name}-"):
+            shutil.copy(f, dest)

@@ -14,7 +14,7 @@ import mrcfile
 import numpy as np
 import pytest
 
-from conftest import ROOT, make_training_files, run_eval, train_in
+from conftest import copy_model, ROOT, make_training_files, run_eval, train_in
 from unpicker.commands import train as train_cmd
 from unpicker.commands import training_set, unpick
 from unpicker.demo import write_demo
@@ -60,9 +60,7 @@ def test_nonfinite_pixels_are_an_error_unless_filled_and_blank_micrographs_a_war
     for name in names[3:6]:
         shutil.copy(folder / f"{name}.mrc", tmp_path)
         shutil.copy(folder / f"{name}_autopick.star", tmp_path)
-    for f in folder.glob("unpickModel.out*"):
-        if not f.name.startswith("unpickModel.out-"):
-            shutil.copy(f, tmp_path)
+    copy_model(folder, tmp_path)
     with mrcfile.open(tmp_path / f"{names[3]}.mrc", "r+") as mrc:
         mrc.data[10, 20] = np.nan
         mrc.data[30, 5] = np.inf
@@ -111,9 +109,7 @@ def test_nonfinite_coordinates_are_named_with_file_line_and_value(trained, tmp_p
     assert (f"Skipped {names[0]}: {star.name}:{row + 1}: _rlnCoordinateX is not a finite number: 'nan'"
             in capsys.readouterr().err)
     folder = trained[0]
-    for f in folder.glob("unpickModel.out*"):
-        if not f.name.startswith("unpickModel.out-"):
-            shutil.copy(f, tmp_path)
+    copy_model(folder, tmp_path)
     (tmp_path / f"{names[1]}_autopick_correct.star").unlink()
     assert run_eval(tmp_path, "--train_output", "unpickModel.out", "--boxsize", "54", "--force",
                     "--histogram", "") == 1
@@ -121,15 +117,9 @@ def test_nonfinite_coordinates_are_named_with_file_line_and_value(trained, tmp_p
         capsys.readouterr().err
 
 
-def _copy_model(folder, dest):
-    for f in folder.glob("unpickModel.out*"):
-        if not f.name.startswith("unpickModel.out-"):
-            shutil.copy(f, dest)
-
-
 def test_damaged_or_edited_models_are_named(trained, tmp_path, capsys):
     folder, names, _ = trained
-    _copy_model(folder, tmp_path)
+    copy_model(folder, tmp_path)
     shutil.copy(folder / f"{names[5]}.mrc", tmp_path)
     shutil.copy(folder / f"{names[5]}_autopick.star", tmp_path)
     doc = json.loads((tmp_path / "unpickModel.out").read_text())
@@ -157,7 +147,7 @@ def test_damaged_or_edited_models_are_named(trained, tmp_path, capsys):
 
 def test_another_threshold_redoes_what_was_unpicked(trained, tmp_path, capsys):
     folder, names, _ = trained
-    _copy_model(folder, tmp_path)
+    copy_model(folder, tmp_path)
     shutil.copy(folder / f"{names[5]}.mrc", tmp_path)
     shutil.copy(folder / f"{names[5]}_autopick.star", tmp_path)
     output = tmp_path / f"{names[5]}_autopick_unpick.star"
@@ -176,7 +166,7 @@ def test_unwritable_outputs_stop_with_one_line_and_leave_inputs(trained, tmp_pat
     import tempfile
 
     folder, names, _ = trained
-    _copy_model(folder, tmp_path)
+    copy_model(folder, tmp_path)
     shutil.copy(folder / f"{names[5]}.mrc", tmp_path)
     shutil.copy(folder / f"{names[5]}_autopick.star", tmp_path)
     before = {p: p.read_bytes() for p in tmp_path.iterdir()}

@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 
-from conftest import inside
+from conftest import copy_model, inside
 from unpicker import relion_job
 from unpicker.commands import train as train_cmd
-from unpicker.commands import training_set, unpick
+from unpicker.commands import unpick
 from unpicker.demo import write_demo
 from unpicker.formats.relion import read_picks
 from unpicker.formats.star import read_star
@@ -104,9 +104,7 @@ def test_train_and_unpick_as_external_jobs(version, tmp_path, trained):
     # unpick with the trained fixture's model (better than two epochs), copied as a job's output
     model_job = project / "External/job020"
     model_job.mkdir(parents=True)
-    for f in folder.glob("unpickModel.out*"):
-        if not f.name.startswith("unpickModel.out-"):
-            shutil.copy(f, model_job)
+    copy_model(folder, model_job)
     before = checksums(project)
     args = ["--o", "External/job012/", "--in_coords", "AutoPick/job006/autopick.star", "--train_output",
             "External/job020/unpickModel.out", "--in_mics", "CtfFind/job003/micrographs_ctf.star", "--j", "2",
@@ -140,9 +138,7 @@ def project(trained, tmp_path):
     names = make_project(project, 5, source)
     job = project / "External/job020"
     job.mkdir(parents=True)
-    for f in folder.glob("unpickModel.out*"):
-        if not f.name.startswith("unpickModel.out-"):
-            shutil.copy(f, job)
+    copy_model(folder, job)
     return project, names
 
 

@@ -73,7 +73,7 @@ def test_the_report_holds_what_the_run_wrote(unpicked):
 def test_the_training_report_beside_the_model(trained):
     folder, _, log = trained
     page = folder / "unpickModel.out_report" / "index.html"
-    assert f"Training report: unpickModel.out_report/index.html" in log
+    assert "Training report: unpickModel.out_report/index.html" in log
     text = page.read_text()
     confusion = text[text.index('class="confusion"'):]
     cells = [int(v) for v in re.findall(r"<td>(\d+)</td>", confusion)[:4]]

@@ -5,7 +5,7 @@ import shutil
 
 import numpy as np
 
-from conftest import run_eval
+from conftest import copy_model, run_eval
 from unpicker.formats.star import read_star
 from unpicker.networks.model_file import read_model_info
 
@@ -90,8 +90,7 @@ def test_unreadable_micrograph_is_skipped_others_processed(trained, tmp_path, ca
     for name in names[3:]:
         shutil.copy(folder / f"{name}.mrc", work)
         shutil.copy(folder / f"{name}_autopick.star", work)
-    for f in folder.glob("unpickModel.out*"):
-        shutil.copy(f, work)
+    copy_model(folder, work)
     (work / f"{names[3]}.mrc").write_bytes(b"not an mrc file" * 100)
     assert run_eval(work, "--train_output", "unpickModel.out") == 1
     assert f"{names[3]}.mrc: not a readable MRC" in capsys.readouterr().err
@@ -110,8 +109,7 @@ def test_picks_outside_the_micrograph_are_named_and_still_scored(trained, tmp_pa
     work.mkdir()
     name = names[4]
     shutil.copy(folder / f"{name}.mrc", work)
-    for f in folder.glob("unpickModel.out*"):
-        shutil.copy(f, work)
+    copy_model(folder, work)
     block = read_star(folder / f"{name}_autopick.star").blocks[-1]
     n_rows = len(block.rows)
     lines = (folder / f"{name}_autopick.star").read_text().splitlines()[:block.row_lines[-1] + 1]
@@ -140,8 +138,7 @@ def test_relion4_coordinate_list_in_and_out(trained, tmp_path, capsys):
     mics, picks = tmp_path / "MotionCorr/job002/Movies", tmp_path / "AutoPick/job006/Movies"
     mics.mkdir(parents=True)
     picks.mkdir(parents=True)
-    for f in folder.glob("unpickModel.out*"):
-        shutil.copy(f, tmp_path)
+    copy_model(folder, tmp_path)
     rows = []
     for name in names[3:6]:
         shutil.copy(folder / f"{name}.mrc", mics)

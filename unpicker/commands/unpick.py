@@ -413,18 +413,23 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
                         if plan.combined is None else "run the same command again")
         check_abort(job_dir)
 
-    check_abort(job_dir)
-    summary = unpick(todo, settings, classify, write, args.num_cores, ctfs, out, progress=show_progress(args),
-                     fill_nonfinite=args.fill_nonfinite, on_done=done,
-                     image_for=collector.view if collector else None,
-                     on_scored=(lambda job, picks, boxes, prob: collector.scored(job.name, picks.xy, boxes, prob))
-                     if collector else None)
-    if plan.combined is not None and todo:
-        plan.output_format.write(plan.combined, combined_results, opts, UNPICKED, run_settings)
-        if plan.combined_rejected is not None:
-            plan.output_format.write(plan.combined_rejected, [(p, ~k, s) for p, k, s in combined_results], opts,
-                                     REJECTED, run_settings)
-        print(f"Unpicked picks of every micrograph: {plan.combined}", file=out)
+    try:
+        check_abort(job_dir)
+        summary = unpick(todo, settings, classify, write, args.num_cores, ctfs, out, progress=show_progress(args),
+                         fill_nonfinite=args.fill_nonfinite, on_done=done,
+                         image_for=collector.view if collector else None,
+                         on_scored=(lambda job, picks, boxes, prob: collector.scored(job.name, picks.xy, boxes, prob))
+                         if collector else None)
+        if plan.combined is not None and todo:
+            plan.output_format.write(plan.combined, combined_results, opts, UNPICKED, run_settings)
+            if plan.combined_rejected is not None:
+                plan.output_format.write(plan.combined_rejected, [(p, ~k, s) for p, k, s in combined_results], opts,
+                                         REJECTED, run_settings)
+            print(f"Unpicked picks of every micrograph: {plan.combined}", file=out)
+    except BaseException:
+        if collector is not None:
+            collector.discard()
+        raise
     kept_at_threshold = sum(int((written_scores(s) >= threshold).sum()) for s in summary.scores)
     pct = 100.0 * kept_at_threshold / summary.picks_in if summary.picks_in else 0.0
     rate = summary.micrographs / summary.seconds if summary.seconds else 0.0

@@ -53,15 +53,32 @@ class Collector:
     xy: dict[str, np.ndarray] = field(default_factory=dict)
     above: list = field(default_factory=list)     # heaps of (-distance, tiebreak, score, box, micrograph)
     below: list = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        (self.folder / "images").mkdir(parents=True, exist_ok=True)
+    created: list = field(default_factory=list)   # the files and folders this run made
 
     def view(self, job, image: np.ndarray, xy: np.ndarray):
         """In a worker thread: draw a sampled micrograph's pictures."""
         if job.name not in self.sample:
             return None
-        return micrograph_views(image, self.folder / "images", _file_name(job.name))
+        images = self.folder / "images"
+        if not images.exists():
+            images.mkdir(parents=True, exist_ok=True)
+            self.created.append(images)
+        view = micrograph_views(image, images, _file_name(job.name))
+        self.created += [images / view["view"], images / view["detail"]]
+        return view
+
+    def discard(self) -> None:
+        """Remove the pictures this run drew (a run that failed leaves no half report)."""
+        for path in reversed(self.created):
+            if path.is_dir():
+                try:
+                    path.rmdir()
+                    if not any(path.parent.iterdir()):
+                        path.parent.rmdir()
+                except OSError:
+                    pass
+            else:
+                path.unlink(missing_ok=True)
 
     def scored(self, name: str, xy: np.ndarray, boxes: np.ndarray, prob: np.ndarray) -> None:
         """After the network: keep a sampled micrograph's centres, and the
