@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from unpicker.files import atomic_write_text  # noqa: E402
 from unpicker.formats.eman import read_box_file  # noqa: E402
+from unpicker.formats.picks import CoordinateOptions, read_coordinates  # noqa: E402
 from unpicker.formats.relion import read_picks  # noqa: E402
 from unpicker.formats.star import format_loop_block, read_star  # noqa: E402
 
@@ -200,13 +201,19 @@ def load_scores(work: Path, names: list[str], kept_suffix: str = "_autopick_unpi
         score = np.full(len(xy), np.nan)
         is_kept = np.zeros(len(xy), bool)
         for suffix, flag in ((kept_suffix, True), (rejected_suffix, False)):
-            picks = read_picks(work / f"{name}{suffix}")
-            if len(picks) == 0:
+            if suffix.endswith(".box"):     # a box file of full-size coordinates, our score its fifth column
+                (out,) = read_coordinates(work / f"{name}{suffix}", CoordinateOptions(coord_scale=1 / BIN))
+                out_xy, out_score = out.xy, out.fom
+            else:
+                out = read_picks(work / f"{name}{suffix}")
+                out_xy = out.xy
+                out_score = out.block.floats("unpickerScore") if len(out) else np.zeros(0)
+            if len(out_xy) == 0:
                 continue
-            d = np.hypot(xy[:, None, 0] - picks.xy[None, :, 0], xy[:, None, 1] - picks.xy[None, :, 1])
+            d = np.hypot(xy[:, None, 0] - out_xy[None, :, 0], xy[:, None, 1] - out_xy[None, :, 1])
             j = d.argmin(axis=1)
             hit = d[np.arange(len(xy)), j] < 0.01
-            score[hit] = picks.block.floats("unpickerScore")[j[hit]]
+            score[hit] = out_score[j[hit]]
             is_kept[hit] = flag
         assert not np.isnan(score).any(), f"{name}: a pick is in neither output"
         truths.append(truth), scores.append(score), kept.append(is_kept)
@@ -226,7 +233,10 @@ def score_run(work: Path, names: list[str], suffixes: tuple[str, str] | None = N
 # ---------------------------------------------------------------- runs
 
 def run_once(dataset: str, network: str, seed: int, train_names: list[str], test_names: list[str],
-             extra_train: list[str] | None = None, tag: str = "") -> dict:
+             extra_train: list[str] | None = None, tag: str = "", route: str = "star") -> dict:
+    """One pipeline, as a user runs it. ``route`` ``box``: the real pickers'
+    EMAN box files read as they are (full-size coordinates on the binned
+    micrographs: ``--coord_scale 0.5``) instead of STAR files made from them."""
     folder, image_dir, _, box, apix = prepare(dataset)
     work = OUT / "runs" / f"{dataset}_{network}_s{seed}_n{len(train_names)}{tag}"
     if work.exists():
@@ -235,30 +245,42 @@ def run_once(dataset: str, network: str, seed: int, train_names: list[str], test
     for name in train_names + test_names:
         for suffix in ("_autopick.star", "_truth.star"):
             shutil.copy(folder / f"{name}{suffix}", work)
+        if route == "box":
+            shutil.copy(REAL / "picks" / PICKERS[dataset] / f"{name}.box", work / f"{name}.box")
     for name in train_names:   # the user's hand-cleaned copy: the true picks
         t = read_star(folder / f"{name}_truth.star").blocks[0]
-        rows = [r[:-1] for r in t.rows if r[-1] == "P"]
-        atomic_write_text(work / f"{name}_autopick_correct.star", format_loop_block("", COLUMNS, rows))
+        truth = [r[-1] == "P" for r in t.rows]
+        if route == "box":   # the box file's rows, in the same order as the truth's
+            rows = (REAL / "picks" / PICKERS[dataset] / f"{name}.box").read_text().splitlines()
+            atomic_write_text(work / f"{name}_correct.box", "".join(r + "\n" for r, p in zip(rows, truth) if p))
+        else:
+            rows = [r[:-1] for r, p in zip(t.rows, truth) if p]
+            atomic_write_text(work / f"{name}_autopick_correct.star", format_loop_block("", COLUMNS, rows))
     py = sys.executable
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     common = ["--image_dir", str(image_dir), "--num_cores", "2", "--no_progress"]
     t0 = time.perf_counter()
+    picks = (["_autopick.star", "_autopick_correct.star"], [], ["--write_rejected", "_rejected.star"])
+    if route == "box":
+        scale = ["--coord_scale", str(1 / BIN)]
+        picks = ([".box", "_correct.box"] + scale, [], ["--eval_root", ".box", "--write_rejected", "_rejected.box"]
+                 + scale)
     steps = [
-        [py, str(ROOT / "trainingSetFromStarFiles.py"), "_autopick.star", "_autopick_correct.star",
-         "_autopick_train.star"],
+        [py, str(ROOT / "trainingSetFromStarFiles.py")] + picks[0][:2] + ["_autopick_train.star"] + picks[0][2:],
         [py, str(ROOT / "unpicker_train.py"), "--train_output", "model.out", "--boxsize", str(box),
-         "--apix", str(apix), "--network", network, "--seed", str(seed)] + common + (extra_train or []),
-        [py, str(ROOT / "unpicker_eval.py"), "--train_output", "model.out", "--write_rejected",
-         "_rejected.star", "--histogram", ""] + common,
+         "--apix", str(apix), "--network", network, "--seed", str(seed), "--no_report"] + common
+        + (extra_train or []),
+        [py, str(ROOT / "unpicker_eval.py"), "--train_output", "model.out", "--histogram", "", "--no_report"]
+        + picks[2] + common,
     ]
     with open(work / "log.txt", "w") as log:
         for cmd in steps:
             r = subprocess.run(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env)
             if r.returncode != 0:
                 raise RuntimeError(f"{' '.join(cmd[1:3])} failed in {work} (see log.txt)")
-    result = score_run(work, test_names)
+    result = score_run(work, test_names, ("_unpick.box", "_rejected.box") if route == "box" else None)
     result.update(dataset=dataset, network=network, seed=seed, n_train=len(train_names),
-                  seconds=time.perf_counter() - t0, extra=extra_train or [])
+                  seconds=time.perf_counter() - t0, extra=extra_train or [], route=route)
     for f in work.glob("model.out-*"):   # checkpoints are large and not needed afterwards
         f.unlink()
     return result
@@ -359,6 +381,9 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="experiments: suffix for the run folders and results file"
                     " (implies --no_write)")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
+    ap.add_argument("--route", choices=["star", "box"], default="star",
+                    help="box: the real pickers' EMAN box files as they are, instead of STAR files made from them "
+                    "(the same held-out figures show the box files' orientation; implies --no_write)")
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows of bench/out/results.json for (data, network, seed) not re-run here")
     args = ap.parse_args()
@@ -367,6 +392,9 @@ def main() -> None:
         print(f"real data not found at {REAL}; using the simulated sets only")
         args.datasets = [d for d in args.datasets if d not in PICKERS]
     seeds = [0] if args.quick else args.seeds
+    if args.route == "box":
+        args.datasets = [d for d in args.datasets if d in PICKERS]
+        args.tag = args.tag or "_box"
     extra = args.train_args.split()
     results, curve = [], []
     # (kind, dataset, network, seed, train names, test names, tag), seed by seed,
@@ -380,7 +408,7 @@ def main() -> None:
 
     def one(task):
         kind, ds, net, seed, train, test, tag = task
-        return task, run_once(ds, net, seed, train, test, extra, tag=tag)
+        return task, run_once(ds, net, seed, train, test, extra, tag=tag, route=args.route)
 
     OUT.mkdir(exist_ok=True)
     partial = OUT / f"results{args.tag}.partial.json"

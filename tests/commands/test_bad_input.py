@@ -208,7 +208,7 @@ def test_log_files_get_no_progress_bars(tmp_path):
     make_training_files(tmp_path)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with open(tmp_path / "train.log", "w") as log:
-        r = subprocess.run([sys.executable, str(ROOT / "unpicker_train.py"), "--boxsize", "54", "--num_epochs", "2",
+        r = subprocess.run([sys.executable, str(ROOT / "unpicker_train.py"), "--boxsize", "54", "--max_steps", "2",
                             "--train_output", "m.out"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     assert r.returncode == 0
     text = (tmp_path / "train.log").read_text()

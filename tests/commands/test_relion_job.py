@@ -91,7 +91,7 @@ def test_train_and_unpick_as_external_jobs(version, tmp_path, trained):
     with inside(project):
         rc = train_cmd.main(["--o", "External/job011/", "--in_coords", "AutoPick/job006/autopick.star",
                              "--cleaned", "ManualPick/job010/manualpick.star", "--in_mics",
-                             "CtfFind/job003/micrographs_ctf.star", "--j", "2", "--boxsize", "54", "--num_epochs", "2"])
+                             "CtfFind/job003/micrographs_ctf.star", "--j", "2", "--boxsize", "54", "--max_steps", "3"])
     assert rc == 0
     job = project / "External/job011"
     assert (job / relion_job.SUCCESS).exists() and (job / "unpickModel.out").exists()
