@@ -540,30 +540,14 @@ class ReportContext:
 
 
 def _write_report(args, plan: Plan, records: dict, report: ReportContext) -> Path:
-    from ..formats.mrc import MicrographError, read_micrograph, read_shape
-    from ..report.images import micrograph_views
-    from ..report.unpicking import (choose_overlays, flag_unusual, sample_names, threshold_command, view_of,
+    from ..report.unpicking import (choose_overlays, draw_overlays, flag_unusual, sample_names, threshold_command,
                                     write_report)
 
     order = [j.name for j in plan.jobs if j.name in records]
-    by_name = {j.name: j for j in plan.jobs}
     flags = flag_unusual(records, report.threshold)
     chosen = choose_overlays(order, records, flags, sample_names([j.name for j in plan.jobs], report.micrographs),
                              report.micrographs)
-    views, xy = {}, {}
-    for name in chosen:
-        job = by_name[name]
-        try:
-            view_file = report.folder / "images" / f"{name}.jpg"
-            if view_file.exists():
-                views[name] = view_of(read_shape(job.mrc_path), name)
-            else:       # an unusual micrograph not drawn during the run, or a part's
-                (report.folder / "images").mkdir(parents=True, exist_ok=True)
-                views[name] = micrograph_views(read_micrograph(job.mrc_path, args.fill_nonfinite)[0],
-                                               report.folder / "images", name)
-            xy[name] = job.picks().xy
-        except (MicrographError, StarError, OSError):
-            continue
+    views, xy = draw_overlays(report.folder, chosen, {j.name: j for j in plan.jobs}, args.fill_nonfinite)
     s = report.settings
     filters = ", ".join(f for f in (f"lowpass {s.lowpass_A:g} Å" if s.lowpass_A else "",
                                     f"highpass {s.highpass_A:g} Å" if s.highpass_A else "",

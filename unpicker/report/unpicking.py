@@ -152,6 +152,30 @@ def view_of(image_shape: tuple[int, int], name: str) -> dict:
             "micrograph_shape": list(image_shape)}
 
 
+def draw_overlays(folder: Path, chosen: list[str], jobs: dict, fill_nonfinite: bool = False
+                  ) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
+    """The chosen micrographs' views and pick centres: pictures drawn during
+    the run are reused (their shape read from the header), the others drawn
+    now. ``jobs``: name -> an :class:`~unpicker.unpicking.UnpickJob`."""
+    from ..formats.mrc import MicrographError, read_micrograph, read_shape
+    from ..formats.star import StarError
+
+    views, xy = {}, {}
+    for name in chosen:
+        job = jobs[name]
+        try:
+            if (folder / "images" / f"{_file_name(name)}.jpg").exists():
+                views[name] = view_of(read_shape(job.mrc_path), name)
+            else:       # an unusual micrograph not drawn during the run, or another part's
+                (folder / "images").mkdir(parents=True, exist_ok=True)
+                views[name] = micrograph_views(read_micrograph(job.mrc_path, fill_nonfinite)[0], folder / "images",
+                                               _file_name(name))
+            xy[name] = job.picks().xy
+        except (MicrographError, StarError, OSError):
+            continue
+    return views, xy
+
+
 def merge_galleries(parts: list[dict[str, list]], threshold: float) -> dict[str, list]:
     """The boxes nearest the threshold on either side, of several parts' galleries."""
     out = {}
