@@ -107,6 +107,17 @@ def number(kind: type = float, minimum: float | None = None, maximum: float | No
     return parse
 
 
+def yes_no(text: str) -> bool:
+    """An argparse ``type`` for a switch RELION's External job may pass with a
+    value from its parameter rows (``--keep_all yes``)."""
+    value = text.strip().lower()
+    if value in ("", "yes", "y", "true", "1", "on"):
+        return True
+    if value in ("no", "n", "false", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+
+
 # option -> (settings field, type, original default, original help text)
 PREPROCESSING_OPTIONS = {
     "boxsize": ("boxsize_px", number(int, 2), 200, "Boxsize to use when extracting particles"),

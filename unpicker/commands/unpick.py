@@ -49,7 +49,7 @@ from ..relion_job import (SUCCESS, Shard, check_abort, finish, mirrored, parse_s
 from ..unpicking import UnpickJob, UnpickSummary, unpick
 from .common import (PREPROCESSING_OPTIONS, CommandError, RunState, add_coordinate_arguments,
                      add_preprocessing_arguments, add_relion_job_arguments, coordinate_options, listed_micrographs,
-                     number, prepare_outputs, run_command, show_progress, split_suffix)
+                     number, prepare_outputs, run_command, show_progress, split_suffix, yes_no)
 
 # what RELION names the list of coordinate files an External job hands to Extract
 JOB_LIST_NAME = "autopick.star"
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep picks whose particle probability is at least this (default: the model's, from its "
                    "validation micrographs: half the best F1 there, or 0 = keep all where removing picks "
                    "is not expected to gain; 0.5 without validation; the training log says which)")
-    p.add_argument("--keep_all", action="store_true",
+    p.add_argument("--keep_all", type=yes_no, nargs="?", const=True, default=False, metavar="yes|no",
                    help="write every pick with its score (_rlnAutopickFigureOfMerit), removing none: set the "
                    "threshold later, in RELION's Extract (--minimum_pick_fom)")
     p.add_argument("--tta", type=int, choices=[1, 4, 8], default=None,
