@@ -14,7 +14,8 @@ with the picker's score as ``_rlnAutopickFigureOfMerit``; truth: centre on the
 ground-truth mask. Micrographs 1-4 are hand-cleaned, 5-12 held out. The
 learning curve trains on the first 1, 2, 4, 8 and scores micrographs 9-12.
 
-Simulated: the package's generator (``unpicker.demo``) at two difficulties,
+Simulated: the package's generator (``unpicker.demo``) at three difficulties
+(medium, hard, and lowsnr: less than half hard's SNR, over-picked),
 12 micrographs each, 4 hand-cleaned, 8 held out. ``sim-hard-58`` (any level
 and count): a large training set, all but the last 8 of 58 micrographs
 hand-cleaned (about 8,000 picks, the original example's size), for
@@ -60,7 +61,7 @@ COLUMNS = ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnC
 BIN = 2
 REAL_APIX = 1.77 * BIN
 REAL_BOX = 180 // BIN
-SIM_LEVELS = ("medium", "hard")
+SIM_LEVELS = ("medium", "hard", "lowsnr")
 DEFAULT_NETWORK = "resnet+seed"   # unpicker_train.py's default
 N_CLEANED = 4
 

@@ -42,20 +42,28 @@ class DemoConfig:
     carbon_edge: bool = True     # a carbon edge across part of the micrograph
     snr: float = 0.08            # signal-to-noise ratio of a particle (variance ratio)
     defocus_A: float = 15000.0
+    pick_spacing: float = 0.8    # the picker's least distance between picks, in diameters
+    overpick: float = 1.6        # picks per micrograph, as a multiple of the objects on it
 
     @classmethod
     def level(cls, name: str, size_px: int = 1024) -> "DemoConfig":
         """Named difficulties: ``easy`` (little junk, clear particles), ``hard``
-        (much junk, low SNR), ``tiny`` (for the test suite)."""
+        (much junk, low SNR), ``lowsnr`` (the junk of ``hard`` at less than
+        half its SNR, over-picked as a template picker does: picks in the gaps
+        between objects, off-centre picks and second picks on one particle,
+        which a careful user removes), ``tiny`` (for the test suite)."""
         if name == "easy":
             return cls(size_px=size_px, snr=0.25, aggregates=1, fragments=6, ice_blobs=2)
         if name == "hard":
             return cls(size_px=size_px, snr=0.05, aggregates=5, fragments=30, ice_blobs=6)
+        if name == "lowsnr":
+            return cls(size_px=size_px, snr=0.02, aggregates=5, fragments=30, ice_blobs=6,
+                       pick_spacing=0.5, overpick=2.5)
         if name == "tiny":
             return cls(size_px=256, particles=10, aggregates=1, fragments=4, ice_blobs=1, snr=0.3)
         if name == "medium":
             return cls(size_px=size_px)
-        raise ValueError(f"unknown difficulty {name!r}: easy, medium, hard or tiny")
+        raise ValueError(f"unknown difficulty {name!r}: easy, medium, hard, lowsnr or tiny")
 
 
 def _density(rng: np.random.Generator, radius: float, n_blobs: int = 9) -> np.ndarray:
@@ -168,11 +176,19 @@ def log_autopick(image: np.ndarray, diameter_px: float, n_max: int, min_dist_px:
 
 
 def truth_of_picks(picks: np.ndarray, particles: np.ndarray, diameter_px: float) -> np.ndarray:
-    """True where a pick lies within a quarter diameter of an isolated particle."""
+    """True where a pick lies within a quarter diameter of an isolated
+    particle's centre; where two picks do so for one particle, only the
+    nearer is true (the other is a duplicate a user removes)."""
+    truth = np.zeros(len(picks), bool)
     if len(picks) == 0 or len(particles) == 0:
-        return np.zeros(len(picks), bool)
+        return truth
     d = np.hypot(picks[:, None, 0] - particles[None, :, 0], picks[:, None, 1] - particles[None, :, 1])
-    return d.min(axis=1) <= diameter_px / 4
+    nearest = d.argmin(axis=1)
+    close = d[np.arange(len(picks)), nearest] <= diameter_px / 4
+    for k in np.unique(nearest[close]):
+        candidates = np.flatnonzero(close & (nearest == k))
+        truth[candidates[d[candidates, k].argmin()]] = True
+    return truth
 
 
 def _pick_rows(xy: np.ndarray, score: np.ndarray) -> list[list[str]]:
@@ -191,14 +207,14 @@ def write_demo(folder: str | Path, n_micrographs: int = 8, n_cleaned: int = 3, l
     rng = np.random.default_rng(seed)
     density = _density(rng, cfg.diameter_px / 2)
     names = []
-    n_pick = int(1.6 * (cfg.particles + 5 * cfg.aggregates + cfg.fragments))
+    n_pick = int(cfg.overpick * (cfg.particles + 5 * cfg.aggregates + cfg.fragments))
     for i in range(n_micrographs):
         name = f"demo_{level}_{i:03d}"
         image, particles, _ = make_micrograph(rng, cfg, density)
         with mrcfile.new(folder / f"{name}.mrc", overwrite=True) as mrc:
             mrc.set_data(image)
             mrc.voxel_size = cfg.apix
-        picks, scores = log_autopick(image, cfg.diameter_px, n_pick)
+        picks, scores = log_autopick(image, cfg.diameter_px, n_pick, cfg.pick_spacing * cfg.diameter_px)
         truth = truth_of_picks(picks, particles, cfg.diameter_px)
         rows = _pick_rows(picks, scores)
         header = "version 30001"

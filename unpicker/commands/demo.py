@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folder", default="demo_run", help="where to write the demo (replaced; default demo_run)")
     ap.add_argument("--micrographs", type=int, default=10)
     ap.add_argument("--cleaned", type=int, default=4, help="micrographs with hand-cleaned picks")
-    ap.add_argument("--level", default="medium", choices=["easy", "medium", "hard", "tiny"])
+    ap.add_argument("--level", default="medium", choices=["easy", "medium", "hard", "lowsnr", "tiny"])
     ap.add_argument("--size", type=int, default=None, help="micrograph edge in pixels (default by level)")
     ap.add_argument("--epochs", type=int, default=None, help="training epochs (default: unpicker_train.py's)")
     ap.add_argument("--seed", type=int, default=0)
