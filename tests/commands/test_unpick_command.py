@@ -168,3 +168,20 @@ def test_relion4_coordinate_list_in_and_out(trained, tmp_path, capsys):
     elsewhere = tmp_path / "AutoPick"
     assert run_eval(elsewhere, "--train_output", "../unpickModel.out", "--eval_file", "job006/autopick.star") == 2
     assert "relative to the RELION project directory" in capsys.readouterr().err
+
+
+def test_suggest_lists_untrained_micrographs_with_their_picks(trained, tmp_path, capsys):
+    folder, names, _ = trained
+    work = tmp_path / "suggest"
+    shutil.copytree(folder, work, ignore=shutil.ignore_patterns("*_report", "*_unpick.star", "*.png"))
+    assert run_eval(work, "--train_output", "unpickModel.out", "--suggest", "2", "--histogram", "") == 0
+    out = capsys.readouterr().out
+    lines = out[out.index("Micrographs to clean next (--suggest 2)"):].splitlines()[1:3]
+    trained_on = read_model_info(work / "unpickModel.out")[0].extra["training"]["micrographs"]
+    suggested = [line.split(".", 1)[1].split(":")[0].strip() for line in lines]
+    assert set(trained_on) <= set(names) and len(set(suggested)) == 2 and not set(suggested) & set(trained_on)
+    for name, line in zip(suggested, lines):
+        n_picks = len(read_star(work / f"{name}_autopick.star").blocks[0].rows)
+        assert f"{name}: {n_picks} picks" in line
+    page = (work / "unpick_report" / "index.html").read_text()
+    assert "Clean next (--suggest)" in page and suggested[0] in page

@@ -46,6 +46,7 @@ from ..networks.model_file import ModelFileError, model_base, read_model_info
 from ..outputs import plot_score_histogram
 from ..relion_job import (SUCCESS, Shard, check_abort, finish, mirrored, parse_shard, relion_version,
                           shard_from_environment, start, write_nodes)
+from ..suggest import Suggestion, format_suggestions, suggest_micrographs
 from ..unpicking import UnpickJob, UnpickSummary, unpick
 from .common import (PREPROCESSING_OPTIONS, CommandError, RunState, add_coordinate_arguments,
                      add_preprocessing_arguments, add_relion_job_arguments, coordinate_options, listed_micrographs,
@@ -107,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no_report", action="store_true", help="no report")
     g.add_argument("--report_micrographs", type=number(int, 0), default=12, metavar="N",
                    help="micrographs drawn with their picks (default 12: the unusual ones and a random few)")
+    p.add_argument("--suggest", type=number(int, 0), default=0, metavar="N",
+                   help="list the N micrographs whose cleaning would teach the model most (its picks closest to "
+                   "the threshold, its share of kept picks farthest from the training picks'); clean them, add "
+                   "them to the training set and train again")
     add_coordinate_arguments(p)
     add_relion_job_arguments(p, "a RELION 4/5 list of the coordinate files to unpick (AutoPick/jobNNN/autopick.star)")
     g = p.add_argument_group("many micrographs on a cluster")
@@ -438,9 +443,12 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
           + f", {summary.seconds:.1f} s, {rate:.2f} micrographs/s", file=out)
     records = {name: _record(s, k) for name, s, k in zip(summary.names, summary.scores, summary.kept)}
     records.update({name: None for name in summary.failed})
+    unchanged = [j.name for j in mine if j.name not in records]    # up to date: not unpicked again
     if not shard.whole:
         shard_dir = (job_dir or Path(".")) / SHARDS_FOLDER
         shard_dir.mkdir(exist_ok=True)
+        before = _part_record(shard_dir / f"part-{shard.index}-of-{shard.count}.json", run_settings)
+        records.update({name: before.get(name, UNCHANGED) for name in unchanged})
         if collector is not None:
             from ..report.unpicking import save_galleries
 
@@ -453,9 +461,29 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
                   file=out)
             return 1 if summary.failed else 0
         return _gather(args, plan, shard, job_dir, threshold, run_settings, out, report)
+    records.update({name: UNCHANGED for name in unchanged})
     report.galleries = collector.galleries() if collector else {}
     _finish_run(args, plan, records, job_dir, threshold, out, report)
     return _failed(summary.failed)
+
+
+UNCHANGED: dict = {"unchanged": True}   # the record of a micrograph already unpicked with these settings
+
+
+def _part_record(path: Path, run_settings: str) -> dict:
+    """The micrographs' records of an earlier run of this part with the same
+    settings (none: an empty dict)."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc.get("micrographs", {}) if doc.get("settings") == run_settings else {}
+
+
+def _scored(records: dict) -> dict:
+    """The records with scores: not the failed micrographs (None) nor those
+    unchanged since an earlier run (their scores are in their outputs)."""
+    return {name: r for name, r in records.items() if r and "scores" in r}
 
 
 def _record(scores: np.ndarray, keep: np.ndarray) -> dict:
@@ -505,10 +533,16 @@ def _finish_run(args, plan: Plan, records: dict, job_dir: Path | None, threshold
                 report: ReportContext) -> None:
     """After the micrographs: the histogram, the list of outputs, the report,
     and (a RELION job) the node and exit files."""
-    scores = [np.array(r["scores"]) for name, r in records.items() if r]
+    scored = _scored(records)
+    scores = [np.array(r["scores"]) for r in scored.values()]
     if scores and args.histogram:
         plot_score_histogram(np.concatenate(scores), threshold, args.histogram)
         print(f"Score histogram: {args.histogram}", file=out)
+    if args.suggest:
+        report.suggestions = _suggestions(scored, threshold, args.suggest, report.info)
+        print(f"Micrographs to clean next (--suggest {args.suggest}), most informative first:", file=out)
+        for line in format_suggestions(report.suggestions) or ["  none: every micrograph was in the training set"]:
+            print(line, file=out)
     if plan.list_out is not None:   # the kept picks' files, for RELION's Extract job
         done = [i for i, j in enumerate(plan.jobs) if j.name in records and records[j.name] is not None]
         coordinates = [str(plan.jobs[i].output_path) for i in done]
@@ -518,12 +552,22 @@ def _finish_run(args, plan: Plan, records: dict, job_dir: Path | None, threshold
             text = new_coordinate_list_text([str(plan.jobs[i].mrc_path) for i in done], coordinates)
         atomic_write_text(plan.list_out, with_marker(text, UNPICKED_LIST))
         print(f"Coordinate list of the unpicked files ({len(done)} micrographs): {plan.list_out}", file=out)
-    if report.folder is not None and any(records.values()):
-        path = _write_report(args, plan, records, report)
+    if report.folder is not None and scored:
+        path = _write_report(args, plan, {n: r for n, r in records.items() if r is None or n in scored}, report,
+                             len(records) - len(scored) - sum(r is None for r in records.values()))
         print(f"Report: {path} (open it in a browser)", file=out)
     if job_dir is not None:
         write_nodes(job_dir, [(plan.list_out, "coords")], relion_version())
         finish(job_dir, SUCCESS)
+
+
+def _suggestions(records: dict, threshold: float, n: int, info) -> list[Suggestion]:
+    """``--suggest``: from the written scores, leaving out the model's training micrographs."""
+    training = info.extra.get("training", {})
+    n_p, n_n = training.get("particles"), training.get("non_particles")
+    share = n_p / (n_p + n_n) if n_p is not None and n_n is not None and n_p + n_n else None
+    scores = {name: r["scores"] for name, r in records.items() if r}
+    return suggest_micrographs(scores, threshold, n, training.get("micrographs", []), share)
 
 
 @dataclass
@@ -537,9 +581,10 @@ class ReportContext:
     started: float
     micrographs: int
     galleries: dict = field(default_factory=dict)
+    suggestions: list = field(default_factory=list)
 
 
-def _write_report(args, plan: Plan, records: dict, report: ReportContext) -> Path:
+def _write_report(args, plan: Plan, records: dict, report: ReportContext, unchanged: int = 0) -> Path:
     from ..report.unpicking import (choose_overlays, draw_overlays, flag_unusual, sample_names, threshold_command,
                                     write_report)
 
@@ -565,10 +610,13 @@ def _write_report(args, plan: Plan, records: dict, report: ReportContext) -> Pat
                                                      f"the model's{': ' + rule if rule else ''}") + ")"
            + ("; every pick written (--keep_all)" if args.keep_all else ""),
            "Micrographs": f"{len(scores)} unpicked" + (f", {len(records) - len(scores)} could not be read"
-                                                       if len(records) > len(scores) else ""),
+                                                       if len(records) > len(scores) else "")
+           + (f"; {unchanged} unpicked earlier with these settings (not in this report)" if unchanged else ""),
            "Picks in / kept / removed": f"{n_picks} / {n_kept} / {n_picks - n_kept}",
            "When": time.strftime("%Y-%m-%d %H:%M", time.localtime(report.started))
            + f" ({time.time() - report.started:.0f} s)"}
+    if report.suggestions:
+        run["Clean next (--suggest)"] = ", ".join(f"{g.name} ({g.picks} picks)" for g in report.suggestions)
     return write_report(report.folder, run, records, order, report.threshold, views, xy, report.galleries,
                         s.boxsize_px, threshold_command(sys.argv[1:] if args.argv is None else args.argv,
                                                         args.keep_all))
