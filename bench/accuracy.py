@@ -234,7 +234,8 @@ def score_run(work: Path, names: list[str], suffixes: tuple[str, str] | None = N
 # ---------------------------------------------------------------- runs
 
 def run_once(dataset: str, network: str, seed: int, train_names: list[str], test_names: list[str],
-             extra_train: list[str] | None = None, tag: str = "", route: str = "star") -> dict:
+             extra_train: list[str] | None = None, tag: str = "", route: str = "star",
+             extra_eval: list[str] | None = None) -> dict:
     """One pipeline, as a user runs it. ``route`` ``box``: the real pickers'
     EMAN box files read as they are (full-size coordinates on the binned
     micrographs: ``--coord_scale 0.5``) instead of STAR files made from them."""
@@ -272,7 +273,7 @@ def run_once(dataset: str, network: str, seed: int, train_names: list[str], test
          "--apix", str(apix), "--network", network, "--seed", str(seed), "--no_report"] + common
         + (extra_train or []),
         [py, str(ROOT / "unpicker_eval.py"), "--train_output", "model.out", "--histogram", "", "--no_report"]
-        + picks[2] + common,
+        + picks[2] + common + (extra_eval or []),
     ]
     with open(work / "log.txt", "w") as log:
         for cmd in steps:

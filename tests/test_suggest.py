@@ -42,3 +42,10 @@ def test_suggestions_are_ranked_bounded_and_from_the_input(scores, threshold, n)
     assert all(0 <= g.uncertainty <= 1 and 0 <= g.novelty <= 1 for g in got)
     assert [g.priority for g in got] == sorted((g.priority for g in got), reverse=True)
     assert len(format_suggestions(got)) == len(got)
+
+
+def test_a_keep_everything_threshold_measures_uncertainty_around_one_half():
+    scores = {"sure": [0.02, 0.97, 0.99], "unsure": [0.45, 0.6, 0.5]}
+    for threshold in (0.0, 1.0):
+        got = suggest_micrographs(scores, threshold, 2, training_share=0.5)
+        assert got[0].name == "unsure" and got[0].uncertainty > 0.8

@@ -8,7 +8,10 @@ read from the scores alone:
 
 - **uncertainty**: the mean, over the micrograph's picks, of how close each
   score lies to the threshold, ``1 - |score - threshold| / max(threshold,
-  1 - threshold)`` (1 at the threshold, 0 at the far end of the scale);
+  1 - threshold)`` (1 at the threshold, 0 at the far end of the scale); where
+  the model keeps or removes every pick (a threshold of 0 or 1, outside
+  [0.05, 0.95]), of how close it lies to 0.5, as the scores are
+  probabilities;
 - **novelty**: how far the share of picks the model keeps on it lies from
   the share of particles among the training picks, ``|kept share -
   training share|`` (a micrograph full of carbon or ice, or of particles,
@@ -69,7 +72,8 @@ def suggest_micrographs(scores: Mapping[str, Iterable[float]], threshold: float,
         return []
     kept = {name: float(np.mean(s >= threshold)) for name, s in rows}
     typical = float(np.mean(list(kept.values()))) if training_share is None else float(training_share)
-    found = [Suggestion(name, len(s), float(closeness(s, threshold).mean()), kept[name], abs(kept[name] - typical))
+    centre = threshold if 0.05 <= threshold <= 0.95 else 0.5
+    found = [Suggestion(name, len(s), float(closeness(s, centre).mean()), kept[name], abs(kept[name] - typical))
              for name, s in rows]
     found.sort(key=lambda g: (-g.priority, g.name))
     return found[:n]
