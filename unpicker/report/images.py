@@ -16,11 +16,24 @@ def shrink(image: np.ndarray, max_px: int) -> tuple[np.ndarray, int]:
     """The image averaged over blocks of f x f pixels, f the smallest whole
     factor that brings its longer side to at most ``max_px`` (the block mean
     is also the low-pass filter that keeps the view free of aliasing).
-    Returns (view, f)."""
+    Returns (view, f); float32 where f > 1."""
     f = max(1, -(-max(image.shape) // max_px))
+    return block_mean(image, f), f
+
+
+def block_mean(image: np.ndarray, f: int) -> np.ndarray:
+    """The mean of each f x f block (rows and columns past the last whole
+    block dropped), as a sum of f * f strided slices: several times faster
+    than a mean over a reshaped array's inner axes."""
+    if f == 1:
+        return image
     ny, nx = image.shape[0] // f * f, image.shape[1] // f * f
-    view = image[:ny, :nx].reshape(ny // f, f, nx // f, f).mean(axis=(1, 3), dtype=np.float32) if f > 1 else image
-    return view, f
+    total = np.zeros((ny // f, nx // f), np.float32)
+    for i in range(f):
+        for j in range(f):
+            total += image[i:ny:f, j:nx:f]
+    total *= np.float32(1.0 / (f * f))
+    return total
 
 
 def to_grey(image: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0) -> np.ndarray:
@@ -28,7 +41,10 @@ def to_grey(image: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0) -> 
     sample = image[::max(1, image.shape[0] // 256), ::max(1, image.shape[1] // 256)]
     lo, hi = np.percentile(sample, [low_pct, high_pct])
     scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    return np.clip((image - lo) * scale, 0, 255).astype(np.uint8)
+    grey = np.subtract(image, lo, dtype=np.float32)      # one float32 copy, the rest in place
+    grey *= np.float32(scale)
+    np.clip(grey, 0, 255, out=grey)
+    return grey.astype(np.uint8)
 
 
 def save_jpeg(grey: np.ndarray, path: Path, quality: int = 85) -> None:
@@ -50,8 +66,10 @@ def micrograph_views(image: np.ndarray, folder: Path, name: str) -> dict:
     JPEG files in ``folder``; returns their names and the scale factors
     (view pixels = micrograph pixels / factor). Row 0 of the data array is
     the top row of the picture, as the picks' y counts it."""
-    view, f = shrink(image, VIEW_PX)
     detail, fd = shrink(image, DETAIL_PX)
+    f = max(1, -(-max(image.shape) // VIEW_PX))
+    # the view from the detail where its blocks are whole detail blocks (the same means, a quarter of the work)
+    view = block_mean(detail, f // fd) if f % fd == 0 else block_mean(image, f)
     save_jpeg(to_grey(view), folder / f"{name}.jpg")
     save_jpeg(to_grey(detail), folder / f"{name}_detail.jpg")
     return {"view": f"{name}.jpg", "detail": f"{name}_detail.jpg", "factor": f, "detail_factor": fd,
