@@ -7,7 +7,7 @@ the user starts from ``--start`` micrographs of a random order of the pool;
 then, round after round, cleans one more: the next of that random order
 (``random``), or the first untrained one in the list ``unpicker_eval.py
 --suggest`` printed after the last training (``suggest``). Every round runs
-the three commands as a user does (bench/accuracy.py's ``run_once``; the
+the three commands as a user does (bench/heldout.py's ``run_once``; the
 benchmark's truth plays the user) and scores the held-out micrographs. The
 reviewed picks are every pick of the cleaned micrographs.
 
@@ -31,7 +31,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from accuracy import DEFAULT_NETWORK, OUT, prepare, run_once, score_run  # noqa: E402
+from heldout import DEFAULT_NETWORK, OUT, prepare, run_once, score_run  # noqa: E402
 
 POOL, HELD_OUT = 8, 4
 SUGGESTED = re.compile(r"^\s+\d+\. (\S+): (\d+) picks", re.M)
