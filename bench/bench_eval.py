@@ -244,7 +244,7 @@ def with_report(jobs, settings, classify, write, cores: int, folder: Path) -> fl
     records = {n: {"scores": [float(x) for x in written_scores(p)], "kept": [bool(k) for k in kept]}
                for n, p, kept in zip(s.names, s.scores, s.kept)}
     chosen = choose_overlays(names, records, flag_unusual(records, 0.5), collector.sample, 12)
-    views, xy = draw_overlays(folder, chosen, {j.name: j for j in jobs})
+    views, xy = draw_overlays(folder, chosen, {j.name: j for j in jobs}, workers=cores)
     write_report(folder, {"Picks from": "bench"}, records, names, 0.5, views, xy, collector.galleries(),
                  settings.boxsize_px, {"kind": "command", "template": "unpicker_eval.py --threshold {T}"})
     return time.perf_counter() - t0

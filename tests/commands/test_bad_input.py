@@ -186,9 +186,12 @@ def test_ctrl_c_stops_training_with_one_line_and_no_temporary_files(tmp_path):
     _demo(tmp_path, n=3, cleaned=3)
     assert make_training_files(tmp_path) == 0
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    # Ctrl-C as on a terminal: a suite started in the background (``&``, nohup) passes SIGINT on ignored,
+    # and Python then never turns it into KeyboardInterrupt
     proc = subprocess.Popen([sys.executable, str(ROOT / "unpicker_train.py"), "--boxsize", "54",
                              "--num_epochs", "400", "--train_output", "m.out"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stdout:          # the first checkpoint, then interrupt mid-training
         if line.startswith("Step 0 model saved"):
             break

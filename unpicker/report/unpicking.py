@@ -152,27 +152,35 @@ def view_of(image_shape: tuple[int, int], name: str) -> dict:
             "micrograph_shape": list(image_shape)}
 
 
-def draw_overlays(folder: Path, chosen: list[str], jobs: dict, fill_nonfinite: bool = False
+def draw_overlays(folder: Path, chosen: list[str], jobs: dict, fill_nonfinite: bool = False, workers: int = 1
                   ) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
     """The chosen micrographs' views and pick centres: pictures drawn during
     the run are reused (their shape read from the header), the others drawn
-    now. ``jobs``: name -> an :class:`~unpicker.unpicking.UnpickJob`."""
+    now, ``workers`` at a time. ``jobs``: name -> an
+    :class:`~unpicker.unpicking.UnpickJob`. A micrograph or coordinate file
+    that cannot be read is left out."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from ..formats.mrc import MicrographError, read_micrograph, read_shape
     from ..formats.star import StarError
 
-    views, xy = {}, {}
-    for name in chosen:
+    def one(name: str):
         job = jobs[name]
         try:
             if (folder / "images" / f"{_file_name(name)}.jpg").exists():
-                views[name] = view_of(read_shape(job.mrc_path), name)
+                view = view_of(read_shape(job.mrc_path), name)
             else:       # an unusual micrograph not drawn during the run, or another part's
                 (folder / "images").mkdir(parents=True, exist_ok=True)
-                views[name] = micrograph_views(read_micrograph(job.mrc_path, fill_nonfinite)[0], folder / "images",
-                                               _file_name(name))
-            xy[name] = job.picks().xy
+                view = micrograph_views(read_micrograph(job.mrc_path, fill_nonfinite)[0], folder / "images",
+                                        _file_name(name))
+            return view, job.picks().xy
         except (MicrographError, StarError, OSError):
-            continue
+            return None
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        drawn = list(pool.map(one, chosen))
+    views = {name: d[0] for name, d in zip(chosen, drawn) if d is not None}
+    xy = {name: d[1] for name, d in zip(chosen, drawn) if d is not None}
     return views, xy
 
 
