@@ -17,8 +17,13 @@ def shrink(image: np.ndarray, max_px: int) -> tuple[np.ndarray, int]:
     factor that brings its longer side to at most ``max_px`` (the block mean
     is also the low-pass filter that keeps the view free of aliasing).
     Returns (view, f); float32 where f > 1."""
-    f = max(1, -(-max(image.shape) // max_px))
+    f = shrink_factor(image.shape, max_px)
     return block_mean(image, f), f
+
+
+def shrink_factor(shape: tuple[int, ...], max_px: int) -> int:
+    """The smallest whole factor that brings the longer side of ``shape`` to at most ``max_px``."""
+    return max(1, -(-max(shape) // max_px))
 
 
 def block_mean(image: np.ndarray, f: int) -> np.ndarray:
@@ -67,13 +72,22 @@ def micrograph_views(image: np.ndarray, folder: Path, name: str) -> dict:
     (view pixels = micrograph pixels / factor). Row 0 of the data array is
     the top row of the picture, as the picks' y counts it."""
     detail, fd = shrink(image, DETAIL_PX)
-    f = max(1, -(-max(image.shape) // VIEW_PX))
+    f = shrink_factor(image.shape, VIEW_PX)
     # the view from the detail where its blocks are whole detail blocks (the same means, a quarter of the work)
     view = block_mean(detail, f // fd) if f % fd == 0 else block_mean(image, f)
-    save_jpeg(to_grey(view), folder / f"{name}.jpg")
-    save_jpeg(to_grey(detail), folder / f"{name}_detail.jpg")
+    info = views_info(image.shape, name)
+    save_jpeg(to_grey(view), folder / info["view"])
+    save_jpeg(to_grey(detail), folder / info["detail"])
+    return info
+
+
+def views_info(shape: tuple[int, int], name: str) -> dict:
+    """What :func:`micrograph_views` returns for a micrograph of ``shape``
+    (rows, columns) and file stem ``name``, from the shape alone: the file
+    names, the factors and the overview's size in pixels."""
+    f, fd = shrink_factor(shape, VIEW_PX), shrink_factor(shape, DETAIL_PX)
     return {"view": f"{name}.jpg", "detail": f"{name}_detail.jpg", "factor": f, "detail_factor": fd,
-            "width": view.shape[1], "height": view.shape[0], "micrograph_shape": list(image.shape)}
+            "width": shape[1] // f, "height": shape[0] // f, "micrograph_shape": list(shape)}
 
 
 def box_tiles(boxes: np.ndarray, path: Path, columns: int = 8) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_write_text
-from .images import box_tiles, micrograph_views
+from .images import box_tiles, micrograph_views, views_info
 
 GALLERY = 24        # boxes shown on each side of the threshold
 KEPT_COLOUR, REMOVED_COLOUR = "#0072B2", "#D55E00"      # Okabe & Ito: blue, vermilion
@@ -140,18 +140,6 @@ def choose_overlays(order: list[str], records: dict[str, dict], flags: dict[str,
     return [m for m in done if m in chosen]
 
 
-def view_of(image_shape: tuple[int, int], name: str) -> dict:
-    """The view information :func:`~.images.micrograph_views` gives, for
-    pictures already drawn (from the micrograph's shape alone)."""
-    from .images import DETAIL_PX, VIEW_PX
-
-    f = max(1, -(-max(image_shape) // VIEW_PX))
-    fd = max(1, -(-max(image_shape) // DETAIL_PX))
-    return {"view": f"{_file_name(name)}.jpg", "detail": f"{_file_name(name)}_detail.jpg", "factor": f,
-            "detail_factor": fd, "width": image_shape[1] // f, "height": image_shape[0] // f,
-            "micrograph_shape": list(image_shape)}
-
-
 def draw_overlays(folder: Path, chosen: list[str], jobs: dict, fill_nonfinite: bool = False, workers: int = 1
                   ) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
     """The chosen micrographs' views and pick centres: pictures drawn during
@@ -168,7 +156,7 @@ def draw_overlays(folder: Path, chosen: list[str], jobs: dict, fill_nonfinite: b
         job = jobs[name]
         try:
             if (folder / "images" / f"{_file_name(name)}.jpg").exists():
-                view = view_of(read_shape(job.mrc_path), name)
+                view = views_info(read_shape(job.mrc_path), _file_name(name))
             else:       # an unusual micrograph not drawn during the run, or another part's
                 (folder / "images").mkdir(parents=True, exist_ok=True)
                 view = micrograph_views(read_micrograph(job.mrc_path, fill_nonfinite)[0], folder / "images",
