@@ -57,13 +57,15 @@ def test_the_report_holds_what_the_run_wrote(unpicked):
     assert data["run"]["Picks in / kept / removed"] == f"{total} / {n_kept} / {total - n_kept}"
     overlays = [m for m in data["micrographs"] if "overlay" in m]
     assert len(overlays) == 4
-    for m in overlays:       # one circle per pick, in the view's pixels
+    for m in overlays:       # one circle per pick, at its centre in the view's pixels
         assert len(m["overlay"]["xy"]) == len(m["scores"]) and m["overlay"]["radius"] == pytest.approx(54 / 2)
+        picks = read_picks(work / f"{m['name']}_autopick.star")
+        np.testing.assert_allclose(m["overlay"]["xy"], picks.xy / m["overlay"]["factor"], atol=0.006)
     flagged = [m["flag"] != "" for m in data["micrographs"]]
     assert any(flagged)
     refs = _Refs()
     refs.feed(text)
-    refs.refs += [m["overlay"][k] for m in overlays for k in ("view", "detail")]
+    refs.refs += [m["overlay"]["view"] for m in overlays]
     refs.refs += [g["image"] for g in data["gallery"].values() if g["image"]]
     assert refs.refs and all((work / "unpick_report" / r).is_file() for r in refs.refs), refs.refs
     assert len(data["gallery"]["above"]["scores"]) > 0 and all(s >= threshold for s in data["gallery"]["above"]["scores"])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unpicker.report.images import DETAIL_PX, VIEW_PX, block_mean, box_tiles, micrograph_views, shrink
+from unpicker.report.images import VIEW_PX, block_mean, box_tiles, micrograph_view, shrink, view_info
 
 
 @pytest.mark.parametrize("f", [1, 2, 3, 4, 5])
@@ -24,19 +24,16 @@ def test_shrink_takes_the_smallest_factor_that_fits():
     assert shrink(image, 250)[1] == 1
 
 
-def test_views_of_a_micrograph_keep_its_orientation_and_sizes(tmp_path):
-    ny, nx = 2 * DETAIL_PX - 2, 3 * VIEW_PX + 5      # factors 2 (detail) and 4 (view): view made from the detail
+def test_a_micrographs_picture_keeps_its_orientation_and_size(tmp_path):
+    ny, nx = 2 * VIEW_PX - 2, VIEW_PX + 5      # factor 2; the last row and column of odd blocks dropped
     image = np.zeros((ny, nx), np.float32)
-    image[:ny // 4, :nx // 4] = 10.0               # a bright top-left corner (row 0 is the picture's top)
-    info = micrograph_views(image, tmp_path, "m")
-    assert (info["factor"], info["detail_factor"]) == (4, 2)
-    for key, f in (("view", 4), ("detail", 2)):
-        picture = np.asarray(Image.open(tmp_path / info[key]))
-        assert picture.shape == (ny // f, nx // f)
-        assert picture[2, 2] > 200 and picture[-3, -3] < 50
-    assert (info["height"], info["width"]) == (ny // 4, nx // 4)
-    # the view averaged from the detail holds the same block means as averaged from the micrograph
-    np.testing.assert_allclose(block_mean(block_mean(image, 2), 2), block_mean(image, 4), atol=1e-5)
+    image[:ny // 4, :nx // 4] = 10.0           # a bright top-left corner (row 0 is the picture's top)
+    info = micrograph_view(image, tmp_path, "m")
+    assert info == view_info(image.shape, "m")
+    assert (info["factor"], info["height"], info["width"]) == (2, ny // 2, nx // 2)
+    picture = np.asarray(Image.open(tmp_path / info["view"]))
+    assert picture.shape == (ny // 2, nx // 2)
+    assert picture[2, 2] > 200 and picture[-3, -3] < 50
 
 
 def test_box_tiles_lays_boxes_out_in_rows(tmp_path):

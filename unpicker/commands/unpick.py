@@ -462,7 +462,8 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
             return 1 if summary.failed else 0
         return _gather(args, plan, shard, job_dir, threshold, run_settings, out, report)
     records.update({name: UNCHANGED for name in unchanged})
-    report.galleries = collector.galleries() if collector else {}
+    if collector:
+        report.galleries, report.drawn = collector.galleries(), collector.drawn()
     _finish_run(args, plan, records, job_dir, threshold, out, report)
     return _failed(summary.failed)
 
@@ -581,6 +582,7 @@ class ReportContext:
     started: float
     micrographs: int
     galleries: dict = field(default_factory=dict)
+    drawn: dict = field(default_factory=dict)     # the overlays drawn during the run (Collector.drawn)
     suggestions: list = field(default_factory=list)
 
 
@@ -593,7 +595,7 @@ def _write_report(args, plan: Plan, records: dict, report: ReportContext, unchan
     chosen = choose_overlays(order, records, flags, sample_names([j.name for j in plan.jobs], report.micrographs),
                              report.micrographs)
     views, xy = draw_overlays(report.folder, chosen, {j.name: j for j in plan.jobs}, args.fill_nonfinite,
-                              args.num_cores)
+                              args.num_cores, report.drawn)
     s = report.settings
     filters = ", ".join(f for f in (f"lowpass {s.lowpass_A:g} Å" if s.lowpass_A else "",
                                     f"highpass {s.highpass_A:g} Å" if s.highpass_A else "",

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_write_text
-from .images import box_tiles, micrograph_views, views_info
+from .images import box_tiles, micrograph_view, view_info
 
 GALLERY = 24        # boxes shown on each side of the threshold
 KEPT_COLOUR, REMOVED_COLOUR = "#0072B2", "#D55E00"      # Okabe & Ito: blue, vermilion
@@ -63,8 +63,9 @@ class Collector:
         if not images.exists():
             images.mkdir(parents=True, exist_ok=True)
             self.created.append(images)
-        view = micrograph_views(image, images, _file_name(job.name))
-        self.created += [images / view["view"], images / view["detail"]]
+        view = micrograph_view(image, images, _file_name(job.name))
+        self.created.append(images / view["view"])
+        self.views[job.name] = view
         return view
 
     def discard(self) -> None:
@@ -96,6 +97,10 @@ class Collector:
                     heapq.heappush(side, item)
                 elif item > side[0]:
                     heapq.heapreplace(side, item)
+
+    def drawn(self) -> dict[str, tuple[dict, np.ndarray]]:
+        """The micrographs drawn during the run: name -> (views, pick centres)."""
+        return {name: (view, self.xy[name]) for name, view in self.views.items() if name in self.xy}
 
     def galleries(self) -> dict[str, list]:
         return {key: sorted(side, key=lambda it: (-it[0], it[1])) for key, side in
@@ -140,27 +145,31 @@ def choose_overlays(order: list[str], records: dict[str, dict], flags: dict[str,
     return [m for m in done if m in chosen]
 
 
-def draw_overlays(folder: Path, chosen: list[str], jobs: dict, fill_nonfinite: bool = False, workers: int = 1
+def draw_overlays(folder: Path, chosen: list[str], jobs: dict, fill_nonfinite: bool = False, workers: int = 1,
+                  drawn: dict[str, tuple[dict, np.ndarray]] | None = None
                   ) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
-    """The chosen micrographs' views and pick centres: pictures drawn during
-    the run are reused (their shape read from the header), the others drawn
-    now, ``workers`` at a time. ``jobs``: name -> an
-    :class:`~unpicker.unpicking.UnpickJob`. A micrograph or coordinate file
-    that cannot be read is left out."""
+    """The chosen micrographs' views and pick centres: those this process
+    drew during the run (``drawn``, :meth:`Collector.drawn`) as they are,
+    pictures another part of the run drew reused (their shape read from the
+    header, the picks from their file), the others drawn now, ``workers`` at
+    a time. ``jobs``: name -> an :class:`~unpicker.unpicking.UnpickJob`. A
+    micrograph or coordinate file that cannot be read is left out."""
     from concurrent.futures import ThreadPoolExecutor
 
     from ..formats.mrc import MicrographError, read_micrograph, read_shape
     from ..formats.star import StarError
 
     def one(name: str):
+        if drawn and name in drawn:
+            return drawn[name]
         job = jobs[name]
         try:
             if (folder / "images" / f"{_file_name(name)}.jpg").exists():
-                view = views_info(read_shape(job.mrc_path), _file_name(name))
+                view = view_info(read_shape(job.mrc_path), _file_name(name))
             else:       # an unusual micrograph not drawn during the run, or another part's
                 (folder / "images").mkdir(parents=True, exist_ok=True)
-                view = micrograph_views(read_micrograph(job.mrc_path, fill_nonfinite)[0], folder / "images",
-                                        _file_name(name))
+                view = micrograph_view(read_micrograph(job.mrc_path, fill_nonfinite)[0], folder / "images",
+                                       _file_name(name))
             return view, job.picks().xy
         except (MicrographError, StarError, OSError):
             return None
@@ -248,7 +257,7 @@ def write_report(folder: Path, run: dict, records: dict[str, dict], order: list[
         m = {"name": name, "scores": r["scores"], "flag": flags.get(name, "")}
         if name in views and name in xy:
             v = views[name]
-            m["overlay"] = {"view": f"images/{v['view']}", "detail": f"images/{v['detail']}",
+            m["overlay"] = {"view": f"images/{v['view']}",
                             "width": v["width"], "height": v["height"], "factor": v["factor"],
                             "xy": np.round(xy[name] / v["factor"], 2).tolist(),
                             "radius": boxsize_px / 2 / v["factor"]}
@@ -391,12 +400,13 @@ function drawHistogram(t) {
 function drawOverlays() {
   const box = document.getElementById("overlays");
   for (const m of mics.filter(m => m.overlay)) {
-    const o = m.overlay, fig = el("figure"), a = el("a", {href: o.detail, target: "_blank"});
+    const o = m.overlay, fig = el("figure"), a = el("a", {href: o.view, target: "_blank"});
     const div = el("div", {class: "overlay"});
     const svg = el("svg:svg", {viewBox: `0 0 ${o.width} ${o.height}`, preserveAspectRatio: "none"});
+    const dash = `${fmt(o.radius / 3, 1)} ${fmt(o.radius / 4, 1)}`;    // in the picture's pixels, as the radius
     o.xy.forEach(([x, y], i) => svg.append(el("svg:circle", {cx: x, cy: y, r: o.radius, fill: "none",
                                                             "stroke-width": Math.max(1, o.radius / 12),
-                                                            "data-score": m.scores[i]})));
+                                                            "data-score": m.scores[i], "data-dash": dash})));
     div.append(el("img", {src: o.view, alt: m.name, width: 420}), svg);
     a.append(div);
     fig.append(a, el("figcaption", {}, `${m.name}${m.flag ? " (" + m.flag + ")" : ""}`));
@@ -408,7 +418,7 @@ function colourOverlays(t) {
   for (const c of document.querySelectorAll("#overlays circle")) {
     const kept = Number(c.dataset.score) >= t;
     c.setAttribute("stroke", kept ? data.colours.kept : data.colours.removed);
-    c.setAttribute("stroke-dasharray", kept ? "none" : "4 3");
+    c.setAttribute("stroke-dasharray", kept ? "none" : c.dataset.dash);
     c.setAttribute("class", kept ? "kept" : "removed");
   }
 }
