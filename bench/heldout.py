@@ -31,6 +31,7 @@ from unpicker.formats.eman import read_box_file  # noqa: E402
 from unpicker.formats.picks import CoordinateOptions, read_coordinates  # noqa: E402
 from unpicker.formats.relion import read_picks  # noqa: E402
 from unpicker.formats.star import format_loop_block, read_star  # noqa: E402
+from unpicker.training.threshold import roc_auc  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "data" / "empiar10017"
 OUT = HERE / "out"
@@ -144,22 +145,6 @@ def split(dataset: str, names: list[str]) -> tuple[list[str], list[str]]:
 
 
 # ---------------------------------------------------------------- scoring
-
-def roc_auc(scores: np.ndarray, truth: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties counted half)."""
-    pos, neg = scores[truth], scores[~truth]
-    if len(pos) == 0 or len(neg) == 0:
-        return float("nan")
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    allv = np.concatenate([pos, neg])[order]
-    # average ranks for ties
-    _, inv, counts = np.unique(allv, return_inverse=True, return_counts=True)
-    cum = np.cumsum(counts)
-    avg = cum - (counts - 1) / 2.0
-    ranks[order] = avg[inv]
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
 
 def prf(kept: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
     tp = int((kept & truth).sum())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from unpicker.training.threshold import (
-    MIN_F1_GAIN, best_f1, best_f1_threshold, default_threshold, default_threshold_rule, threshold_line,
+    MIN_F1_GAIN, best_f1, best_f1_threshold, default_threshold, default_threshold_rule, roc_auc, threshold_line,
 )
 
 
@@ -98,3 +98,15 @@ def test_threshold_needs_a_gain_that_holds_out_of_bag():
     t = best_f1_threshold(prob, labels)
     assert f1(prob >= t) - f1(np.ones(65, bool)) >= 0.01   # in sample the gain looks real,
     assert choose_threshold(prob, labels) == 0.0           # out of bag it is not: keep every pick
+
+
+def test_roc_auc_is_the_share_of_particle_non_particle_pairs_ranked_right():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        n = int(rng.integers(2, 40))
+        scores, labels = np.round(rng.random(n), 1), rng.random(n) < 0.4     # rounded: ties, counted half
+        if labels.all() or not labels.any():
+            assert np.isnan(roc_auc(scores, labels))
+            continue
+        diff = scores[labels][:, None] - scores[~labels][None, :]
+        assert roc_auc(scores, labels) == pytest.approx(np.mean((diff > 0) + 0.5 * (diff == 0)))

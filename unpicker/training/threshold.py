@@ -143,3 +143,17 @@ def threshold_line(threshold: float, rule: str, validation_f1: float | None = No
     }
     why = f" ({whys[rule]})" if rule in whys else ""
     return f"Default threshold for unpicker_eval.py: {threshold:.3f}{why}"
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The area under the ROC curve: the chance that a random particle
+    scores above a random non-particle, ties counted half (the Mann-Whitney
+    statistic from the scores' ranks); NaN without both classes."""
+    scores, labels = np.asarray(scores, np.float64), np.asarray(labels, bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    mean_rank = np.cumsum(counts) - (counts - 1) / 2.0     # of each distinct score, 1-based
+    rank_sum = mean_rank[inverse.ravel()][labels].sum()
+    return float((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
