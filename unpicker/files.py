@@ -129,6 +129,16 @@ def find_by_suffix(directory: str | Path, suffix: str) -> list[tuple[str, Path]]
     return found
 
 
+def split_suffix(arg: str, folder: Path) -> tuple[Path, str]:
+    """A suffix argument that may name a folder: ``CBOX/.cbox`` is the
+    suffix ``.cbox`` in the folder ``CBOX``; a plain ``_autopick.star`` is
+    in ``folder``."""
+    path = Path(arg)
+    if len(path.parts) > 1 and path.parent.is_dir():
+        return path.parent, path.name
+    return folder, arg
+
+
 # A file emUnpicker wrote where the format has no room for a comment (a box
 # file, a Topaz table, a cryoSPARC .cs) is marked by a hidden sidecar beside
 # it, ``.NAME.emunpicker``, holding its role, what it was written with, and

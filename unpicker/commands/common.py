@@ -186,13 +186,3 @@ def add_relion_job_arguments(p: argparse.ArgumentParser, coords_help: str) -> No
                    help="micrographs_ctf.star: the micrographs' paths, pixel size and CTF")
     g.add_argument("--j", type=number(int, 1), default=None, help="worker threads (as --num_cores)")
     g.add_argument("--pipeline_control", default=None, help=argparse.SUPPRESS)
-
-
-def split_suffix(arg: str, folder: Path) -> tuple[Path, str]:
-    """A suffix argument that may name a folder: ``CBOX/.cbox`` is the
-    suffix ``.cbox`` in the folder ``CBOX``; a plain ``_autopick.star`` is
-    in ``folder``."""
-    path = Path(arg)
-    if len(path.parts) > 1 and path.parent.is_dir():
-        return path.parent, path.name
-    return folder, arg

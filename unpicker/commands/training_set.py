@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..files import atomic_write_text, find_by_suffix
+from ..files import atomic_write_text, find_by_suffix, split_suffix
 from ..formats.picks import CoordinateOptions, MicrographPicks, detect_format, read_coordinates
 from ..formats.relion import coordinate_list_given, coordinate_list_text, list_output_path, new_coordinate_list_text
 from ..formats.star import StarError, with_marker
@@ -36,7 +36,7 @@ from ..guard import TRAINING, TRAINING_LIST, Output
 from ..labels import label_micrograph
 from ..relion_job import SUCCESS, finish, mirrored, relion_version, start, write_nodes
 from .common import (CommandError, RunState, add_coordinate_arguments, add_relion_job_arguments, coordinate_options,
-                     number, prepare_outputs, run_command, split_suffix)
+                     number, prepare_outputs, run_command)
 
 USAGE = "\nUsage: trainingSetFromStarFiles.py allPickRootName correctPickRootName outputRootName\n"
 JOB_LIST_NAME = "autopick_train.star"

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_write_text, find_by_suffix, read_sidecar
+from ..files import atomic_write_text, find_by_suffix, read_sidecar, split_suffix
 from ..formats.picks import (CoordinateFormat, CoordinateOptions, MicrographPicks, detect_format, get_format,
                              read_coordinates, score_text, written_scores)
 from ..formats.relion import (CoordinateList, coordinate_list_given, coordinate_list_text, list_output_path,
@@ -50,7 +50,7 @@ from ..suggest import Suggestion, format_suggestions, suggest_micrographs
 from ..unpicking import UnpickJob, UnpickSummary, unpick
 from .common import (PREPROCESSING_OPTIONS, CommandError, RunState, add_coordinate_arguments,
                      add_preprocessing_arguments, add_relion_job_arguments, coordinate_options, listed_micrographs,
-                     number, prepare_outputs, run_command, show_progress, split_suffix, yes_no)
+                     number, prepare_outputs, run_command, show_progress, yes_no)
 
 # what RELION names the list of coordinate files an External job hands to Extract
 JOB_LIST_NAME = "autopick.star"
