@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from unpicker.images.ctf import CtfParams
-from unpicker.images.preprocess import Preprocessing, ctf_sign, fourier_filter, image_stats, sigma_contrast
+from unpicker.images.preprocess import (Preprocessing, ctf_sign, fourier_filter, image_stats, lowpass_candidates,
+                                        sigma_contrast)
 
 
 def sinusoid(shape, period_px, axis):
@@ -99,3 +100,18 @@ def test_band_limited_transform_equals_the_full_2d_filter(kw):
     h = _filter(img.shape, 1.0, s.lowpass_A, s.highpass_A, s.gaussian_sigma_px)
     expected = np.fft.irfft2(np.fft.rfft2(img.astype(np.float64)) * h, s=img.shape)
     np.testing.assert_allclose(fourier_filter(img, s), expected, atol=2e-5)
+
+
+def test_lowpass_candidates_are_periods_of_network_pixels_and_none_where_the_user_filters():
+    given = Preprocessing(boxsize_px=250, resized_px=32, apix=1.25, sigma_contrast=3)
+    names, candidates = zip(*lowpass_candidates(given))
+    assert candidates[0] == given and names[0] == "no low-pass"
+    # a network pixel is 250 x 1.25 / 32 = 9.77 Å: cutoffs of 4 and 8 of them, nothing else changed
+    assert [c.lowpass_A for c in candidates[1:]] == [39.1, 78.1]
+    assert all(c == Preprocessing(**{**given.to_dict(), "lowpass_A": c.lowpass_A}) for c in candidates[1:])
+    assert "39.1 Å (4 network pixels)" in names[1]
+    for user in ({"lowpass_A": 20.0}, {"gaussian_sigma_px": 2.0}):
+        mine = Preprocessing(**{**given.to_dict(), **user})
+        assert lowpass_candidates(mine) == [("as given", mine)]
+    # a box hardly shrunk: a cutoff beyond Nyquist is left out
+    assert len(lowpass_candidates(Preprocessing(boxsize_px=10, resized_px=32, apix=1.0))) == 2

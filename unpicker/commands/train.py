@@ -35,6 +35,10 @@ from .common import (CommandError, RunState, add_coordinate_arguments, add_prepr
                      add_relion_job_arguments, coordinate_options, listed_micrographs, number, prepare_outputs,
                      run_command, show_progress)
 
+# Self-training reads at most this many uncleaned micrographs (chosen at
+# random), so that it adds a bounded time to a training however many there are.
+MAX_UNLABELLED_MICROGRAPHS = 32
+
 if TYPE_CHECKING:   # annotations only; the command imports these once the data are read
     from ..training.dataset import TrainingSet
     from ..training.loop import TrainResult
@@ -76,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="the networks' arithmetic. auto (default): bfloat16 (with float32 weights) when "
                    "TensorFlow trains on a CPU with bfloat16 instructions (AVX512_BF16 or AMX), else float32")
+    p.add_argument("--preprocessing", choices=["choose", "given"], default="given",
+                   help="choose: where no --lowpass or --gaussian_sigma is given, train briefly without a low-pass "
+                   "and with two (a cutoff of 4 and of 8 pixels of the network's box), and keep the one whose "
+                   "validation ROC AUC is highest (see docs/design.md); given (default): the filters as given")
+    p.add_argument("--unlabelled", default=None, metavar="PICKS",
+                   help="the picks of micrographs no one cleaned, which the refit also learns from where the "
+                   "validated model is sure of them (self-training; see docs/design.md): a file suffix in the "
+                   "micrographs folder (default _autopick.star; EMAN/.box names a folder), a RELION 4/5 list of "
+                   "coordinate files (as a RELION job, default --in_coords) or a file of every micrograph's picks; "
+                   f"at most {MAX_UNLABELLED_MICROGRAPHS} micrographs, chosen at random; none: only the training set")
     add_relion_job_arguments(p, "the autopicks: a RELION 4/5 list of coordinate files (AutoPick/jobNNN/autopick.star); "
                              "with --cleaned, the training set is built from them first")
     p.add_argument("--cleaned", default=None, metavar="CLEANED",
@@ -252,9 +266,13 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
     config.precision = precision
     print(f"Training arithmetic: {precision}" + (" (chosen for this CPU)" if args.precision == "auto" else ""),
           file=out)
+    choice = None
+    if args.preprocessing == "choose":
+        settings, ts, choice = _choose_preprocessing(items, settings, ts, val, val_names, config, ctfs, args, out)
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
                           "particles": n_p, "non_particles": n_n, "shift_px": shift_px,
-                          "num_epochs": train_epochs(config), "precision": precision},
+                          "num_epochs": train_epochs(config), "precision": precision,
+                          "preprocessing_choice": choice},
              "versions": {"unpicker": __version__, "keras": keras.__version__,
                           "backend": keras.backend.backend(), "numpy": np.__version__}}
 
@@ -272,13 +290,55 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
         if refit:
             state.done = f"the validated model {model}-{result.steps} is complete; the refit stopped"
             state.resume = f"unpicker_eval.py --train_output {model}-{result.steps} unpicks with it"
-            _refit(ts, settings, config, args, extra, result, out)
+            _refit(ts, settings, config, args, extra, result, out, ctfs)
     except TrainingError as e:
         raise CommandError(str(e), status=1) from None
     if job_dir is not None:
         write_nodes(job_dir, [(model, "model"), (Path(args.train_root), "training")], relion_version())
         finish(job_dir, SUCCESS)
     return 1 if skipped else 0
+
+
+def _choose_preprocessing(items: list, given: Preprocessing, ts: TrainingSet, val: np.ndarray, val_names: list[str],
+                          config: TrainConfig, ctfs: dict, args: argparse.Namespace, out: TextIO
+                          ) -> tuple[Preprocessing, TrainingSet, dict | None]:
+    """--preprocessing choose: a short training (:func:`~unpicker.training.loop.trial`)
+    with each of :func:`~unpicker.images.preprocess.lowpass_candidates` on the
+    training micrographs, scored by ROC AUC on the validation micrographs;
+    returns the settings with the highest (the first of equals), their
+    training set, and each candidate's AUC (None: nothing to choose from)."""
+    from ..images.preprocess import lowpass_candidates
+    from ..training.dataset import extract_training_set
+    from ..training.loop import trial
+    from ..training.plan import PREPROCESSING_TRIAL_STEPS, plan_training
+    from ..training.threshold import roc_auc
+
+    candidates = lowpass_candidates(given)
+    if len(candidates) < 2:
+        print("Preprocessing as given: --preprocessing choose chooses only where no --lowpass or --gaussian_sigma "
+              "is given", file=out)
+        return given, ts, None
+    if not val_names or len(set(ts.is_particle[val].tolist())) < 2:
+        print("Preprocessing as given: --preprocessing choose needs validation micrographs with kept and removed "
+              "picks", file=out)
+        return given, ts, None
+    steps = min(PREPROCESSING_TRIAL_STEPS, plan_training(int((~val).sum()), config).steps)
+    print(f"Choosing the preprocessing: {steps} steps with each on the training micrographs, scored on the "
+          "validation micrographs", file=out)
+    scored = []
+    for name, settings in candidates:
+        boxes = ts if settings == given else extract_training_set(items, settings, ctfs, args.num_cores,
+                                                                   progress=show_progress(args),
+                                                                   fill_nonfinite=args.fill_nonfinite)
+        prob = trial(boxes.boxes[~val], boxes.is_particle[~val], boxes.boxes[val], settings, config, steps)
+        auc = roc_auc(prob, boxes.is_particle[val])
+        print(f"  {name}: validation ROC AUC {auc:.3f}", file=out)
+        scored.append((auc, name, settings, boxes))
+    best = max(range(len(scored)), key=lambda i: (scored[i][0], -i))
+    auc, name, settings, boxes = scored[best]
+    print(f"Preprocessing chosen: {name}, the highest validation ROC AUC ({auc:.3f})", file=out)
+    return settings, boxes, {"chosen": name, "validation_auc": {n: round(a, 4) for a, n, _, _ in scored},
+                             "trial_steps": steps}
 
 
 def _report(model: Path, ts: TrainingSet, val, val_names: list[str], result: TrainResult, config: TrainConfig,
@@ -300,9 +360,10 @@ def _report(model: Path, ts: TrainingSet, val, val_names: list[str], result: Tra
 
 
 def _refit(ts: TrainingSet, settings: Preprocessing, config: TrainConfig, args: argparse.Namespace,
-           extra: dict, validated: TrainResult, out: TextIO) -> None:
+           extra: dict, validated: TrainResult, out: TextIO, ctfs: dict) -> None:
     """Train the networks afresh on every training micrograph into
-    ``--train_output``, with ``validated``'s threshold (see ``refit_skipped``)."""
+    ``--train_output``, with ``validated``'s threshold (see ``refit_skipped``),
+    and on the unlabelled picks it is sure of (:func:`_pseudo_labelled`)."""
     from ..training.loop import refit, refit_skipped
     from ..training.plan import plan_training
 
@@ -311,13 +372,64 @@ def _refit(ts: TrainingSet, settings: Preprocessing, config: TrainConfig, args: 
     if why_not:
         print(f"No refit on the validation micrographs: {why_not}", file=out)
         return
-    steps = plan_training(len(ts.boxes), config).steps
-    print(f"Refitting on all {len(ts.names)} training micrographs, the validation micrographs included: "
-          f"{len(ts.boxes)} boxes, {steps} steps; the default threshold stays {validated.threshold:.3f} "
+    x, y, pseudo = ts.boxes, ts.is_particle, _pseudo_labelled(ts, settings, args, validated, ctfs, out)
+    if pseudo is not None:
+        x, y = np.concatenate([x, pseudo[0]]), np.concatenate([y, pseudo[1]])
+    steps = plan_training(len(x), config).steps
+    print(f"Refitting on all {len(ts.names)} training micrographs, the validation micrographs included"
+          + (f", and {len(pseudo[1])} pseudo-labelled picks" if pseudo is not None else "")
+          + f": {len(x)} boxes, {steps} steps; the default threshold stays {validated.threshold:.3f} "
           f"(the validated model is saved in file {validated_name}; --no_refit keeps it)", file=out)
     refit_extra = {**extra, "training": {**extra["training"], "refit": {
         "validated_model": Path(validated_name).name, "validation_error": validated.validation_error,
-        "validated_steps": validated.steps}}}
-    refit(ts.boxes, ts.is_particle, settings, config, args.train_output, validated.threshold,
-          validated.threshold_rule, refit_extra, out=out, progress=show_progress(args))
+        "validated_steps": validated.steps,
+        "pseudo_labels": {"particles": int(pseudo[1].sum()), "non_particles": int((~pseudo[1]).sum()),
+                          "micrographs": pseudo[2]} if pseudo is not None else None}}}
+    refit(x, y, settings, config, args.train_output, validated.threshold, validated.threshold_rule, refit_extra,
+          out=out, progress=show_progress(args))
     print(f"Refitted model saved in file {args.train_output}", file=out)
+
+
+def _pseudo_labelled(ts: TrainingSet, settings: Preprocessing, args: argparse.Namespace, validated: TrainResult,
+                     ctfs: dict, out: TextIO) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """The boxes, labels and micrographs of the unlabelled picks the
+    validated model is sure of (:mod:`unpicker.training.pseudo`); None where
+    there are none, or ``--unlabelled none``."""
+    from ..training.dataset import extract_training_set
+    from ..training.pseudo import CONFIDENCE, choose_pseudo_labels
+
+    items, source = _unlabelled_items(args, set(ts.names))
+    if not items:
+        if source != "none":
+            print(f"Self-training: no picks of uncleaned micrographs found (--unlabelled {source})", file=out)
+        return None
+    try:
+        unlabelled = extract_training_set(items, settings, ctfs, args.num_cores, progress=show_progress(args),
+                                          fill_nonfinite=args.fill_nonfinite)
+    except (MicrographError, ValueError) as e:
+        print(f"Self-training skipped: {e}", file=out)
+        return None
+    prob = validated.score(unlabelled.boxes)
+    idx, labels = choose_pseudo_labels(prob, int(ts.is_particle.sum()), int((~ts.is_particle).sum()))
+    used = sorted({unlabelled.names[i] for i in unlabelled.micrograph[idx]})
+    print(f"Self-training: the validated model scored {len(prob)} picks of {len(items)} uncleaned micrographs "
+          f"(--unlabelled {source}); the {int(labels.sum())} it gives P >= {CONFIDENCE:g} and the "
+          f"{int((~labels).sum())} it gives P <= {1 - CONFIDENCE:.2g} join the refit as P and N (the user's "
+          "proportions, at most as many as the user's labels)", file=out)
+    return (unlabelled.boxes[idx], labels, used) if len(idx) else None
+
+
+def _unlabelled_items(args: argparse.Namespace, cleaned: set[str]) -> tuple[list, str]:
+    """:func:`~unpicker.training.unlabelled.find_unlabelled` for ``--unlabelled``
+    (by default every ``*_autopick.star``; as a RELION job, ``--in_coords``),
+    at most :data:`MAX_UNLABELLED_MICROGRAPHS`; and the source as the log says it."""
+    from ..training.unlabelled import find_unlabelled
+
+    source = args.unlabelled or (args.in_coords if args.o else "_autopick.star")
+    if source == "none":
+        return [], source
+    items, unreadable = find_unlabelled(source, args.image_dir, coordinate_options(args), cleaned,
+                                        MAX_UNLABELLED_MICROGRAPHS, args.seed)
+    for message in unreadable:
+        print(f"Warning: self-training leaves out {message}", file=sys.stderr)
+    return items, source

@@ -9,7 +9,7 @@ are filtered correctly.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 
 import numpy as np
@@ -205,3 +205,26 @@ def preprocess_with_stats(image: np.ndarray, settings: Preprocessing, ctf: CtfPa
     mean, sd = sigma_contrast(out, settings.sigma_contrast)
     return out, mean, sd
 
+
+
+# The low-passes training tries (--preprocessing choose), as the period of
+# their cutoff in pixels of the network's box: 4 (about twice what the
+# resizing keeps) and 8, the stronger denoising.
+LOWPASS_CANDIDATES_NETWORK_PX = (4, 8)
+
+
+def lowpass_candidates(settings: Preprocessing) -> list[tuple[str, Preprocessing]]:
+    """The preprocessing training chooses from by validation: ``settings`` as
+    they are, and with each low-pass of :data:`LOWPASS_CANDIDATES_NETWORK_PX`
+    (a cutoff of that many network pixels, ``k * boxsize_px * apix /
+    resized_px`` Å). Only ``settings`` where they filter already (a low-pass
+    or a Gaussian the user chose). Each comes with its name for the log."""
+    if settings.lowpass_A or settings.gaussian_sigma_px:
+        return [("as given", settings)]
+    network_px_A = settings.boxsize_px * settings.apix / settings.resized_px
+    out = [("no low-pass", settings)]
+    for k in LOWPASS_CANDIDATES_NETWORK_PX:
+        lowpass_A = round(k * network_px_A, 1)
+        if lowpass_A >= 2 * settings.apix:
+            out.append((f"low-pass {lowpass_A:g} Å ({k} network pixels)", replace(settings, lowpass_A=lowpass_A)))
+    return out

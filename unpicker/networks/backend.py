@@ -160,6 +160,9 @@ def configure(num_cores: int, seed: int | None, precision: str = "float32") -> N
             pass  # already initialised in this process (tests); keep its setting
         if seed is not None and not gpu_present():
             tf.config.experimental.enable_op_determinism()
+        # Several trainings in one process (--preprocessing choose) trace their own functions, and
+        # TensorFlow then warns of "retracing", a cost of a second or so that users read as an error.
+        tf.get_logger().setLevel("ERROR")
     keras.mixed_precision.set_global_policy(TRAINING_POLICIES[precision])
     if seed is not None:
         keras.utils.set_random_seed(seed)

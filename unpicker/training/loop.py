@@ -10,6 +10,7 @@ network averaging over its share of the test-time views.
 """
 from __future__ import annotations
 
+import io
 import math
 import sys
 import time
@@ -52,6 +53,8 @@ class TrainResult:
         seconds: wall time.
         history: the logged rows (:mod:`.log`).
         validation_prob: the final model's scores of the validation boxes.
+        score: the final model as a function, (n, s, s) boxes -> P(particle)
+            with every test-time view (what :func:`train` returns; None after :func:`refit`).
     """
 
     validation_error: float
@@ -62,6 +65,7 @@ class TrainResult:
     seconds: float
     history: list[dict] = field(default_factory=list)
     validation_prob: np.ndarray | None = None
+    score: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 @dataclass
@@ -239,7 +243,7 @@ def train(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np
     print(threshold_line(threshold, rule, best_f1(prob, val_y) if len(val_y) else None), file=out)
     plot_history(log.history, Path(f"{output}.png"))
     return TrainResult(final_error, threshold, rule, plan.steps, plan.capped, time.perf_counter() - t_start,
-                       log.history, prob)
+                       log.history, prob, lambda x: sigmoid(training.margin(x)))
 
 
 def refit_skipped(threshold_rule: str, capped: bool) -> str | None:
@@ -283,3 +287,16 @@ def refit(x: np.ndarray, y: np.ndarray, settings: Preprocessing, config: TrainCo
     training.save(Path(output), training.plan.steps, float("nan"), threshold, extra_info)
     return TrainResult(float("nan"), threshold, threshold_rule, training.plan.steps, training.plan.capped,
                        time.perf_counter() - t_start)
+
+
+@keeps_dtype_policy
+def trial(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, settings: Preprocessing,
+          config: TrainConfig, steps: int) -> np.ndarray:
+    """Train the networks for ``steps`` steps (no log, checkpoints or files)
+    and return their scores of ``val_x``, every test-time view: a short
+    training that compares one preprocessing with another."""
+    from dataclasses import replace
+
+    training = _Training(train_x, train_y, settings, replace(config, max_steps=steps), io.StringIO(), announce=False)
+    training.run(_progress_bar(0, "", False))
+    return sigmoid(training.margin(val_x))

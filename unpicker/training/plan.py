@@ -21,6 +21,9 @@ DEFAULT_LEARNING_RATE = {"seed": 0.01, "resnet": 2e-3}
 # epochs, 5,299 steps of 128) the cap keeps both networks within 10 minutes
 # on 2 CPU cores (BENCHMARKS.md).
 ENSEMBLE_MAX_STEPS = 2500
+# Steps of each short training that compares preprocessings (--preprocessing
+# choose), or the training's own steps where it has fewer.
+PREPROCESSING_TRIAL_STEPS = 300
 # Epochs unless --num_epochs says otherwise: the original's 15 for one
 # network; 25 for an ensemble, which with shifted boxes ranked every
 # benchmark run's picks better than 15 did (BENCHMARKS.md).
