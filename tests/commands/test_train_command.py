@@ -66,11 +66,11 @@ def test_default_training_refits_on_the_validation_micrographs_too(trained):
     folder, names, log = trained
     lines = log.splitlines()
     completed = re.search(r"^Training completed, final validation error: (\d+\.\d)%$", log, re.M)
-    refit = re.search(r"^Refitting on all 3 training micrographs, the validation micrographs included, and (\d+) "
-                      r"pseudo-labelled picks: (\d+) boxes, (\d+) steps; the default threshold stays (\d\.\d{3}) \(the "
-                      r"validated model is saved in file unpickModel.out-(\d+); --no_refit keeps it\)$", log, re.M)
+    refit = re.search(r"^Refitting on all 3 training micrographs, the validation micrographs included: (\d+) boxes, "
+                      r"(\d+) steps; the default threshold stays (\d\.\d{3}) \(the validated model is saved in file "
+                      r"unpickModel.out-(\d+); --no_refit keeps it\)$", log, re.M)
     assert refit, log
-    n_pseudo, n_boxes, n_steps, threshold, validated_step = refit.groups()
+    n_boxes, n_steps, threshold, validated_step = refit.groups()
     assert refit and completed.start() < refit.start() and lines[-1] == "Refitted model saved in file unpickModel.out"
     info, _ = read_model_info(folder / "unpickModel.out")
     validated, _ = read_model_info(folder / f"unpickModel.out-{validated_step}")
@@ -80,17 +80,13 @@ def test_default_training_refits_on_the_validation_micrographs_too(trained):
     # the model files say which rule set the threshold and whether the step cap bound
     assert info.extra["threshold_rule"] == validated.extra["threshold_rule"] == "half F1"
     assert info.extra["capped"] is validated.extra["capped"] is False
-    # every pick, validation micrographs included, and the pseudo-labelled picks of the 3 uncleaned micrographs
+    # every pick, validation micrographs included; no self-training unless asked
     n_picks = sum(len(read_training_file(folder / f"{n}_autopick_train.star").xy) for n in names[:3])
     training = info.extra["training"]
-    assert int(n_boxes) == n_picks + int(n_pseudo) and 0 < int(n_pseudo) <= n_picks
+    assert int(n_boxes) == n_picks and "Self-training" not in log
     assert info.step == int(n_steps) > validated.step and info.validation_error is None
     assert training["refit"]["validated_model"] == f"unpickModel.out-{validated.step}"
-    pseudo = training["refit"]["pseudo_labels"]
-    assert pseudo["particles"] + pseudo["non_particles"] == int(n_pseudo) and set(pseudo["micrographs"]) <= set(names[3:])
-    n_unlabelled = sum(len(read_star(folder / f"{n}_autopick.star").blocks[0].rows) for n in names[3:])
-    assert (f"Self-training: the validated model scored {n_unlabelled} picks of 3 uncleaned micrographs "
-            "(--unlabelled _autopick.star)") in log
+    assert training["refit"]["pseudo_labels"] is None
     # the refit writes neither checkpoints nor the log's CSV rows
     with open(folder / "unpickModel.out.log.csv") as f:
         assert max(int(r["step"]) for r in csv.DictReader(f)) < validated.step
@@ -265,8 +261,8 @@ def test_default_epochs_are_25_for_the_ensemble_and_the_originals_15_for_one_net
 
 
 def test_self_training_reads_the_uncleaned_micrographs_picks(tmp_path, monkeypatch, capsys):
-    """--unlabelled: every autopick file but the cleaned ones' (default), a
-    RELION 4/5 list, or none; micrographs not found left out; at most
+    """--unlabelled: every autopick file but the cleaned ones' (default) or a
+    RELION 4/5 list; micrographs not found left out; at most
     MAX_UNLABELLED_MICROGRAPHS, the same ones for the same seed."""
     names = write_demo(tmp_path, n_micrographs=5, n_cleaned=1, level="tiny", seed=3)
     monkeypatch.chdir(tmp_path)
@@ -281,7 +277,6 @@ def test_self_training_reads_the_uncleaned_micrographs_picks(tmp_path, monkeypat
     assert [n for n, _, _ in every] == names[1:3]      # not the cleaned one, the unreadable file or the one without a micrograph
     assert all(mrc == f"{n}.mrc" and k == len(read_star(f"{n}_autopick.star").blocks[0].rows) for n, mrc, k in every)
     assert f"{names[3]}_autopick.star" in capsys.readouterr().err
-    assert found("--unlabelled", "none") == []
     (tmp_path / "autopick.star").write_text(
         "data_coordinate_files\nloop_\n_rlnMicrographName #1\n_rlnMicrographCoordinates #2\n"
         + "".join(f"{n}.mrc {n}_autopick.star\n" for n in names[:3]))
@@ -291,13 +286,15 @@ def test_self_training_reads_the_uncleaned_micrographs_picks(tmp_path, monkeypat
     assert len(one) == 1 and one[0] in every and found("--seed", "5") == one
 
 
-def test_preprocessing_chosen_by_validation_is_the_one_stored(tmp_path, capsys):
+def test_preprocessing_chosen_by_validation_and_self_training(tmp_path, capsys):
     """--preprocessing choose: a short training with each candidate, the one
     of highest validation ROC AUC kept, stored in the model and said in the
-    log; with a low-pass given, the filters as given."""
-    write_demo(tmp_path, n_micrographs=3, n_cleaned=3, level="tiny", seed=5)
-    assert train_in(tmp_path, "--train_output", "c.out", "--num_epochs", "2", "--preprocessing", "choose",
-                    "--no_report", "--unlabelled", "none") == 0
+    log (with a low-pass given, the filters as given). --self_training: the
+    validated model scores the uncleaned micrographs' picks and the refit
+    learns from those it is sure of as well."""
+    names = write_demo(tmp_path, n_micrographs=5, n_cleaned=3, level="tiny", seed=5)
+    assert train_in(tmp_path, "--train_output", "c.out", "--num_epochs", "4", "--preprocessing", "choose",
+                    "--self_training", "--no_report") == 0
     log = capsys.readouterr().out
     aucs = {m.group(1): float(m.group(2)) for m in re.finditer(r"^  (.+): validation ROC AUC (\d\.\d{3})$", log, re.M)}
     assert list(aucs)[0] == "no low-pass" and len(aucs) == 3
@@ -308,6 +305,19 @@ def test_preprocessing_chosen_by_validation_is_the_one_stored(tmp_path, capsys):
     assert choice["chosen"] == chosen.group(1) and list(choice["validation_auc"]) == list(aucs)
     expected = re.search(r"low-pass ([\d.]+) Å", chosen.group(1))
     assert info.preprocessing.lowpass_A == (float(expected.group(1)) if expected else 0.0)
+    # self-training: every pick of the 2 uncleaned micrographs scored; those taken join the refit
+    n_unlabelled = sum(len(read_star(tmp_path / f"{n}_autopick.star").blocks[0].rows) for n in names[3:])
+    st = re.search(rf"^Self-training: the validated model scored {n_unlabelled} picks of 2 uncleaned micrographs "
+                   r"\(--unlabelled _autopick.star\); the (\d+) it gives P >= 0.95 and the (\d+) it gives P <= 0.05", log, re.M)
+    assert st, log
+    n_pseudo = int(st.group(1)) + int(st.group(2))
+    n_labelled = sum(len(read_training_file(tmp_path / f"{n}_autopick_train.star").xy) for n in names[:3])
+    refit = re.search(r"^Refitting on all 3 training micrographs, the validation micrographs included(?:, and (\d+) "
+                      r"pseudo-labelled picks)?: (\d+) boxes", log, re.M)
+    assert int(refit.group(1) or 0) == n_pseudo and int(refit.group(2)) == n_labelled + n_pseudo <= 2 * n_labelled
+    pseudo = info.extra["training"]["refit"]["pseudo_labels"]
+    assert (pseudo is None) if n_pseudo == 0 else (pseudo["particles"] + pseudo["non_particles"] == n_pseudo
+                                                   and set(pseudo["micrographs"]) <= set(names[3:]))
     assert train_in(tmp_path, "--train_output", "g.out", "--num_epochs", "1", "--preprocessing", "choose",
                     "--lowpass", "30", "--no_report", "--no_refit") == 0
     assert "Preprocessing as given: --preprocessing choose chooses only where no --lowpass" in capsys.readouterr().out

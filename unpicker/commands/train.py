@@ -84,12 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="choose: where no --lowpass or --gaussian_sigma is given, train briefly without a low-pass "
                    "and with two (a cutoff of 4 and of 8 pixels of the network's box), and keep the one whose "
                    "validation ROC AUC is highest (see docs/design.md); given (default): the filters as given")
+    p.add_argument("--self_training", action="store_true",
+                   help="the refit also learns from the picks of micrographs no one cleaned (--unlabelled) where the "
+                   "validated model is sure of them (see docs/design.md; not the default: it gained no more than "
+                   "the seeds' spread on the benchmarks)")
     p.add_argument("--unlabelled", default=None, metavar="PICKS",
-                   help="the picks of micrographs no one cleaned, which the refit also learns from where the "
-                   "validated model is sure of them (self-training; see docs/design.md): a file suffix in the "
-                   "micrographs folder (default _autopick.star; EMAN/.box names a folder), a RELION 4/5 list of "
-                   "coordinate files (as a RELION job, default --in_coords) or a file of every micrograph's picks; "
-                   f"at most {MAX_UNLABELLED_MICROGRAPHS} micrographs, chosen at random; none: only the training set")
+                   help="with --self_training, the uncleaned micrographs' picks: a file suffix in the micrographs "
+                   "folder (default _autopick.star, every autopick file; EMAN/.box names a folder), a RELION 4/5 "
+                   "list of coordinate files (as a RELION job, default --in_coords) or a file of every micrograph's "
+                   f"picks; at most {MAX_UNLABELLED_MICROGRAPHS} micrographs, chosen at random")
     add_relion_job_arguments(p, "the autopicks: a RELION 4/5 list of coordinate files (AutoPick/jobNNN/autopick.star); "
                              "with --cleaned, the training set is built from them first")
     p.add_argument("--cleaned", default=None, metavar="CLEANED",
@@ -394,14 +397,15 @@ def _pseudo_labelled(ts: TrainingSet, settings: Preprocessing, args: argparse.Na
                      ctfs: dict, out: TextIO) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     """The boxes, labels and micrographs of the unlabelled picks the
     validated model is sure of (:mod:`unpicker.training.pseudo`); None where
-    there are none, or ``--unlabelled none``."""
+    there are none, or without ``--self_training``."""
     from ..training.dataset import extract_training_set
     from ..training.pseudo import CONFIDENCE, choose_pseudo_labels
 
+    if not args.self_training:
+        return None
     items, source = _unlabelled_items(args, set(ts.names))
     if not items:
-        if source != "none":
-            print(f"Self-training: no picks of uncleaned micrographs found (--unlabelled {source})", file=out)
+        print(f"Self-training: no picks of uncleaned micrographs found (--unlabelled {source})", file=out)
         return None
     try:
         unlabelled = extract_training_set(items, settings, ctfs, args.num_cores, progress=show_progress(args),
@@ -426,8 +430,6 @@ def _unlabelled_items(args: argparse.Namespace, cleaned: set[str]) -> tuple[list
     from ..training.unlabelled import find_unlabelled
 
     source = args.unlabelled or (args.in_coords if args.o else "_autopick.star")
-    if source == "none":
-        return [], source
     items, unreadable = find_unlabelled(source, args.image_dir, coordinate_options(args), cleaned,
                                         MAX_UNLABELLED_MICROGRAPHS, args.seed)
     for message in unreadable:
