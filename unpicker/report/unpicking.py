@@ -175,9 +175,9 @@ def draw_overlays(folder: Path, chosen: list[str], jobs: dict, fill_nonfinite: b
             return None
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        drawn = list(pool.map(one, chosen))
-    views = {name: d[0] for name, d in zip(chosen, drawn) if d is not None}
-    xy = {name: d[1] for name, d in zip(chosen, drawn) if d is not None}
+        found = list(pool.map(one, chosen))
+    views = {name: d[0] for name, d in zip(chosen, found) if d is not None}
+    xy = {name: d[1] for name, d in zip(chosen, found) if d is not None}
     return views, xy
 
 

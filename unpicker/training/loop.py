@@ -14,7 +14,7 @@ import io
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -295,8 +295,6 @@ def trial(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, settings:
     """Train the networks for ``steps`` steps (no log, checkpoints or files)
     and return their scores of ``val_x``, every test-time view: a short
     training that compares one preprocessing with another."""
-    from dataclasses import replace
-
     training = _Training(train_x, train_y, settings, replace(config, max_steps=steps), io.StringIO(), announce=False)
     training.run(_progress_bar(0, "", False))
     return sigmoid(training.margin(val_x))

@@ -17,8 +17,9 @@ from ..labels import TrainingPicks
 def find_unlabelled(source: str, image_dir: str, options: CoordinateOptions, cleaned: set[str], limit: int,
                     seed: int) -> tuple[list[tuple[str, Path, TrainingPicks]], list[str]]:
     """(micrograph name, MRC path, picks) of each micrograph ``source`` names
-    that is not in ``cleaned`` and has picks and a micrograph file; at most
-    ``limit``, chosen at random from ``seed`` (the same ones for the same seed).
+    that is not in ``cleaned`` and has picks and a micrograph file, sorted by
+    name; at most ``limit``, chosen at random from ``seed`` (the same ones
+    for the same seed; files are read in a random order until enough are found).
 
     ``source``: a file suffix in the current folder (``_autopick.star``;
     ``EMAN/.box`` names a folder), a RELION 4/5 list of coordinate files, or
@@ -39,8 +40,13 @@ def find_unlabelled(source: str, image_dir: str, options: CoordinateOptions, cle
     else:
         folder, suffix = split_suffix(source, Path("."))
         files = [(name, p, image_dir_path / f"{name}.mrc") for name, p in find_by_suffix(folder, suffix)]
+    # the files in a random order, read until ``limit`` micrographs are found (not every file of a large set)
+    rng = np.random.default_rng(seed)
     items, unreadable = [], []
-    for name, path, mrc in files:
+    for k in rng.permutation(len(files)):
+        name, path, mrc = files[k]
+        if len(items) >= limit:
+            break
         if name in cleaned:
             continue
         try:
@@ -54,7 +60,7 @@ def find_unlabelled(source: str, image_dir: str, options: CoordinateOptions, cle
                 continue
             items.append((picks.micrograph, mrc_path,
                           TrainingPicks(picks.xy, np.zeros(len(picks.xy), bool), str(path), picks.row_lines)))
-    if len(items) > limit:
-        keep = np.random.default_rng(seed).choice(len(items), limit, replace=False)
+    if len(items) > limit:      # one file of every micrograph's picks
+        keep = rng.choice(len(items), limit, replace=False)
         items = [items[i] for i in sorted(keep)]
-    return items, unreadable
+    return sorted(items, key=lambda item: item[0]), unreadable
