@@ -13,7 +13,12 @@ folded into the convolutions (``--unfolded``: as separate layers, for
 comparison) and in the arithmetic ``--precision auto`` picks for this CPU.
 
     .venv/bin/python bench/bench_eval.py [--micrographs 16] [--network resnet+seed] [--tta 4] [--repeats 3]
-                                         [--precision auto|float32|bfloat16] [--unfolded] [--profile]
+                                         [--precision auto|float32|bfloat16] [--unfolded] [--profile] [--report]
+
+``--report`` times each evaluation also with the report, in turns, and
+counts the CPU time of the report's own steps (during the run in the
+threads that make them, and after it): a figure that the machine's other
+work moves much less than the difference of two wall times.
 
 ``--profile`` also times each stage of one micrograph on its own (not
 overlapped with the others), in CPU seconds of the whole process (best of
@@ -193,7 +198,7 @@ def main() -> None:
         # floor and evaluation alternately, best of each (the machine is shared and noisy); with --report,
         # the evaluation with and without it in turns, each first every other repeat (the second of two
         # identical runs measured 5% slower here)
-        floors, runs, cpu, reported, cpu_reported = [], [], {"floor": [], "evaluation": []}, [], []
+        floors, runs, cpu, reported, cpu_reported, own_cpu = [], [], {"floor": [], "evaluation": []}, [], [], []
 
         def plain() -> None:
             for job in jobs:
@@ -207,8 +212,10 @@ def main() -> None:
                 job.output_path.unlink(missing_ok=True)
             shutil.rmtree(folder / "report", ignore_errors=True)
             c0 = time.process_time()
-            reported.append(with_report(jobs, settings, classify, write, args.cores, folder / "report"))
+            seconds, report_cpu = with_report(jobs, settings, classify, write, args.cores, folder / "report")
+            reported.append(seconds)
             cpu_reported.append(time.process_time() - c0)
+            own_cpu.append(report_cpu / (cpu_reported[-1] - report_cpu))
 
         for repeat in range(args.repeats):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -242,25 +249,47 @@ def main() -> None:
               f"{100 * (float(np.median(pairs)) - 1):+.1f}%; CPU time (least of the runs) "
               f"{100 * (min(cpu_reported) / min(cpu['evaluation']) - 1):+.1f}%; each run (without / with): "
               + ", ".join(f"{r.seconds:.2f} / {w:.2f} s" for r, w in zip(runs, reported)))
+        print(f"the report's own steps (CPU time in the threads that run them, and after the run): median "
+              f"{100 * float(np.median(own_cpu)):+.1f}% of the rest of the run's CPU time (runs: "
+              + ", ".join(f"{100 * x:.1f}%" for x in own_cpu) + ")")
 
 
-def with_report(jobs, settings, classify, write, cores: int, folder: Path) -> float:
-    """Seconds to unpick ``jobs`` and write the report as unpicker_eval.py does."""
+def with_report(jobs, settings, classify, write, cores: int, folder: Path) -> tuple[float, float]:
+    """Unpick ``jobs`` and write the report as unpicker_eval.py does. Returns
+    the seconds it took and the CPU seconds of the report's own steps (its
+    calls during the run, timed in the threads that make them, and what
+    follows the run)."""
+    import threading
+
     from unpicker.report.unpicking import (Collector, choose_overlays, draw_overlays, flag_unusual, sample_names,
                                            write_report)
+
+    own, lock = [0.0], threading.Lock()
+
+    def timed(f):
+        def call(*args):
+            c0 = time.thread_time()
+            out = f(*args)
+            with lock:
+                own[0] += time.thread_time() - c0
+            return out
+        return call
 
     t0 = time.perf_counter()
     names = [j.name for j in jobs]
     collector = Collector(folder, 0.5, sample_names(names, 12), settings.boxsize_px)
-    s = unpick(jobs, settings, classify, write, cores, out=io.StringIO(), progress=False, image_for=collector.view,
-               on_scored=lambda job, picks, boxes, prob: collector.scored(job.name, picks.xy, boxes, prob))
+    s = unpick(jobs, settings, classify, write, cores, out=io.StringIO(), progress=False,
+               image_for=timed(collector.view),
+               on_scored=timed(lambda job, picks, boxes, prob: collector.scored(job.name, picks.xy, boxes, prob)))
+    c0 = time.process_time()
     records = {n: {"scores": [float(x) for x in written_scores(p)], "kept": [bool(k) for k in kept]}
                for n, p, kept in zip(s.names, s.scores, s.kept)}
     chosen = choose_overlays(names, records, flag_unusual(records, 0.5), collector.sample, 12)
-    views, xy = draw_overlays(folder, chosen, {j.name: j for j in jobs}, workers=cores, drawn=collector.drawn())
+    views, xy = draw_overlays(folder, chosen, {j.name: j for j in jobs}, settings.boxsize_px, workers=cores,
+                              drawn=collector.drawn())
     write_report(folder, {"Picks from": "bench"}, records, names, 0.5, views, xy, collector.galleries(),
                  settings.boxsize_px, {"kind": "command", "template": "unpicker_eval.py --threshold {T}"})
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, own[0] + time.process_time() - c0
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def test_overlays_drawn_during_the_run_are_reused_and_the_rest_drawn_now(tmp_pat
             "c": _job(tmp_path, "c", [[7, 8]])}
     # a: drawn during the run (its micrograph is not read again: there is none); c: unreadable, left out
     drawn = {"a": ({"view": "a.jpg", "factor": 1}, np.array([[1.0, 2.0]]))}
-    views, xy = draw_overlays(tmp_path, ["a", "b", "c"], jobs, drawn=drawn)
+    views, xy = draw_overlays(tmp_path, ["a", "b", "c"], jobs, 32, drawn=drawn)
     assert sorted(views) == sorted(xy) == ["a", "b"]
     assert views["a"] is drawn["a"][0]
     np.testing.assert_array_equal(xy["b"], [[3, 4], [5, 6]])

@@ -594,8 +594,8 @@ def _write_report(args, plan: Plan, records: dict, report: ReportContext, unchan
     flags = flag_unusual(records, report.threshold)
     chosen = choose_overlays(order, records, flags, sample_names([j.name for j in plan.jobs], report.micrographs),
                              report.micrographs)
-    views, xy = draw_overlays(report.folder, chosen, {j.name: j for j in plan.jobs}, args.fill_nonfinite,
-                              args.num_cores, report.drawn)
+    views, xy = draw_overlays(report.folder, chosen, {j.name: j for j in plan.jobs}, report.settings.boxsize_px,
+                              args.fill_nonfinite, args.num_cores, report.drawn)
     s = report.settings
     filters = ", ".join(f for f in (f"lowpass {s.lowpass_A:g} Å" if s.lowpass_A else "",
                                     f"highpass {s.highpass_A:g} Å" if s.highpass_A else "",

@@ -63,7 +63,7 @@ class Collector:
         if not images.exists():
             images.mkdir(parents=True, exist_ok=True)
             self.created.append(images)
-        view = micrograph_view(image, images, _file_name(job.name))
+        view = micrograph_view(image, images, _file_name(job.name), self.boxsize_px)
         self.created.append(images / view["view"])
         self.views[job.name] = view
         return view
@@ -145,7 +145,8 @@ def choose_overlays(order: list[str], records: dict[str, dict], flags: dict[str,
     return [m for m in done if m in chosen]
 
 
-def draw_overlays(folder: Path, chosen: list[str], jobs: dict, fill_nonfinite: bool = False, workers: int = 1,
+def draw_overlays(folder: Path, chosen: list[str], jobs: dict, boxsize_px: int, fill_nonfinite: bool = False,
+                  workers: int = 1,
                   drawn: dict[str, tuple[dict, np.ndarray]] | None = None
                   ) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
     """The chosen micrographs' views and pick centres: those this process
@@ -165,11 +166,11 @@ def draw_overlays(folder: Path, chosen: list[str], jobs: dict, fill_nonfinite: b
         job = jobs[name]
         try:
             if (folder / "images" / f"{_file_name(name)}.jpg").exists():
-                view = view_info(read_shape(job.mrc_path), _file_name(name))
+                view = view_info(read_shape(job.mrc_path), _file_name(name), boxsize_px)
             else:       # an unusual micrograph not drawn during the run, or another part's
                 (folder / "images").mkdir(parents=True, exist_ok=True)
                 view = micrograph_view(read_micrograph(job.mrc_path, fill_nonfinite)[0], folder / "images",
-                                       _file_name(name))
+                                       _file_name(name), boxsize_px)
             return view, job.picks().xy
         except (MicrographError, StarError, OSError):
             return None
