@@ -8,10 +8,10 @@ import numpy as np
 
 from ..files import atomic_output
 
-# A micrograph's picture: its longer side at most VIEW_PX pixels, and shrunk
-# no further than leaves a pick's box BOX_VIEW_PX pixels wide (enough to tell
-# a particle from junk; more costs drawing time and file size, not detail a
-# reader uses). The page shows it 420 px wide under its picks and opens it at
+# A micrograph's picture: its longer side at most VIEW_PX pixels; where the
+# boxes are large, shrunk further, until a box is BOX_VIEW_PX pixels wide
+# (enough to tell a particle from junk; more pixels cost drawing time and
+# file size, not detail a reader uses). The page shows it 420 px wide under its picks and opens it at
 # its own size on a click (one JPEG for both: a second, smaller one cost a
 # fifth more to draw).
 VIEW_PX = 2048
