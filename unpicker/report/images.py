@@ -11,9 +11,9 @@ from ..files import atomic_output
 # A micrograph's picture: its longer side at most VIEW_PX pixels; where the
 # boxes are large, shrunk further, until a box is BOX_VIEW_PX pixels wide
 # (enough to tell a particle from junk; more pixels cost drawing time and
-# file size, not detail a reader uses). The page shows it 420 px wide under its picks and opens it at
-# its own size on a click (one JPEG for both: a second, smaller one cost a
-# fifth more to draw).
+# file size, not detail a reader uses). The page shows it 420 px wide under
+# its picks and opens it at its own size on a click (one JPEG for both: a
+# second, smaller one cost a fifth more to draw).
 VIEW_PX = 2048
 BOX_VIEW_PX = 64
 
@@ -83,8 +83,9 @@ def save_png(grey: np.ndarray, path: Path) -> None:
 def view_factor(shape: tuple[int, int], boxsize_px: int) -> int:
     """How many micrograph pixels make one pixel of its picture: the smallest
     whole factor that brings the longer side to at most :data:`VIEW_PX`, or
-    more where a box of ``boxsize_px`` stays at least :data:`BOX_VIEW_PX`
-    picture pixels wide (a 250-px box: 3)."""
+    the largest that leaves a box of ``boxsize_px`` at least
+    :data:`BOX_VIEW_PX` picture pixels wide, whichever is larger (a 4096²
+    micrograph: 2; with 250-px boxes, 3)."""
     return max(shrink_factor(shape, VIEW_PX), boxsize_px // BOX_VIEW_PX, 1)
 
 
