@@ -14,7 +14,13 @@ the step cap, and the two trainings' time is reported together.
 defaults: the validated training just under the step cap (3,196 boxes,
 2,496 steps), then a refit that reaches it.
 
+With ``--choose``, the three short trainings of ``--preprocessing choose``
+(the default) come first, timed on their own, as ``unpicker_train.py`` runs
+them (extracting the training set again for each low-pass is not counted:
+see bench_boxes.py).
+
     .venv/bin/python bench/bench_train.py [--networks resnet+seed seed] [--epochs 25] [--max_steps N] [--refit]
+                                          [--choose]
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import io
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -49,9 +56,13 @@ def main() -> None:
     ap.add_argument("--refit", action="store_true",
                     help="then train afresh on all the boxes, as unpicker_train.py's refit (unless the step cap cut "
                          "the first training)")
+    ap.add_argument("--choose", action="store_true",
+                    help="first the three short trainings that --preprocessing choose runs, timed on their own")
     args = ap.parse_args()
     import_keras()
-    from unpicker.training.loop import refit, train
+    from unpicker.images.preprocess import lowpass_candidates
+    from unpicker.training.loop import refit, train, trial
+    from unpicker.training.plan import PREPROCESSING_TRIAL_STEPS, plan_training
 
     precision = resolve_precision(args.precision)
     rng = np.random.default_rng(0)
@@ -63,11 +74,22 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             config = TrainConfig(network=net, num_epochs=args.epochs, num_cores=args.cores,
                                  precision=precision, max_steps=args.max_steps)
+            chose = 0.0
+            if args.choose:
+                steps = min(PREPROCESSING_TRIAL_STEPS, plan_training(args.boxes - n_val, config).steps)
+                t0 = time.perf_counter()
+                candidates = lowpass_candidates(settings)
+                for _, candidate in candidates:
+                    trial(x[n_val:], y[n_val:], x[:n_val], candidate, config, steps)
+                chose = time.perf_counter() - t0
+                print(f"{net:11s} choosing the preprocessing: {len(candidates)} trainings of {steps} steps in "
+                      f"{chose:.0f} s", flush=True)
             r = train(x[n_val:], y[n_val:], x[:n_val], y[:n_val], settings, config, Path(d) / "m.out",
                       out=io.StringIO(), progress=False)
             print(f"{net:11s} {args.boxes} boxes, {args.epochs} epochs: {r.steps} steps in {r.seconds:.0f} s"
                   f" ({r.steps / r.seconds:.1f} steps/s, {r.seconds / 60:.1f} min), {describe_device(args.cores)},"
-                  f" precision {precision}", flush=True)
+                  f" precision {precision}"
+                  + (f"; with the choice {(chose + r.seconds) / 60:.1f} min" if args.choose else ""), flush=True)
             if args.refit and not r.capped:
                 f = refit(x, y, settings, config, Path(d) / "m.out", 0.5, "given", out=io.StringIO(), progress=False)
                 total, seconds = r.steps + f.steps, r.seconds + f.seconds

@@ -287,14 +287,14 @@ def test_self_training_reads_the_uncleaned_micrographs_picks(tmp_path, monkeypat
 
 
 def test_preprocessing_chosen_by_validation_and_self_training(tmp_path, capsys):
-    """--preprocessing choose: a short training with each candidate, the one
-    of highest validation ROC AUC kept, stored in the model and said in the
-    log (with a low-pass given, the filters as given). --self_training: the
+    """--preprocessing choose (the default): a short training with each
+    candidate, the one of highest validation ROC AUC kept, stored in the
+    model and said in the log (with a low-pass given, or --preprocessing
+    given, the filters as given). --self_training: the
     validated model scores the uncleaned micrographs' picks and the refit
     learns from those it is sure of as well."""
     names = write_demo(tmp_path, n_micrographs=5, n_cleaned=3, level="tiny", seed=5)
-    assert train_in(tmp_path, "--train_output", "c.out", "--num_epochs", "4", "--preprocessing", "choose",
-                    "--self_training", "--no_report") == 0
+    assert train_in(tmp_path, "--train_output", "c.out", "--num_epochs", "4", "--self_training", "--no_report") == 0
     log = capsys.readouterr().out
     aucs = {m.group(1): float(m.group(2)) for m in re.finditer(r"^  (.+): validation ROC AUC (\d\.\d{3})$", log, re.M)}
     assert list(aucs)[0] == "no low-pass" and len(aucs) == 3
@@ -318,7 +318,12 @@ def test_preprocessing_chosen_by_validation_and_self_training(tmp_path, capsys):
     pseudo = info.extra["training"]["refit"]["pseudo_labels"]
     assert (pseudo is None) if n_pseudo == 0 else (pseudo["particles"] + pseudo["non_particles"] == n_pseudo
                                                    and set(pseudo["micrographs"]) <= set(names[3:]))
-    assert train_in(tmp_path, "--train_output", "g.out", "--num_epochs", "1", "--preprocessing", "choose",
-                    "--lowpass", "30", "--no_report", "--no_refit") == 0
-    assert "Preprocessing as given: --preprocessing choose chooses only where no --lowpass" in capsys.readouterr().out
+    assert train_in(tmp_path, "--train_output", "g.out", "--num_epochs", "1", "--lowpass", "30", "--no_report",
+                    "--no_refit") == 0
+    assert "Preprocessing as given: a --lowpass or --gaussian_sigma was given" in capsys.readouterr().out
     assert read_model_info(tmp_path / "g.out")[0].preprocessing.lowpass_A == 30
+    assert train_in(tmp_path, "--train_output", "n.out", "--num_epochs", "1", "--preprocessing", "given",
+                    "--no_report", "--no_refit") == 0
+    assert "Choosing the preprocessing" not in capsys.readouterr().out
+    info, _ = read_model_info(tmp_path / "n.out")
+    assert info.preprocessing.lowpass_A == 0.0 and info.extra["training"]["preprocessing_choice"] is None

@@ -80,10 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="the networks' arithmetic. auto (default): bfloat16 (with float32 weights) when "
                    "TensorFlow trains on a CPU with bfloat16 instructions (AVX512_BF16 or AMX), else float32")
-    p.add_argument("--preprocessing", choices=["choose", "given"], default="given",
-                   help="choose: where no --lowpass or --gaussian_sigma is given, train briefly without a low-pass "
-                   "and with two (a cutoff of 4 and of 8 pixels of the network's box), and keep the one whose "
-                   "validation ROC AUC is highest (see docs/design.md); given (default): the filters as given")
+    p.add_argument("--preprocessing", choices=["choose", "given"], default="choose",
+                   help="choose (default): where no --lowpass or --gaussian_sigma is given, train briefly without a "
+                   "low-pass and with two (a cutoff of 4 and of 8 pixels of the network's box), and keep the one "
+                   "whose validation ROC AUC is highest (see docs/design.md); given: the filters as given, no "
+                   "short trainings")
     p.add_argument("--self_training", action="store_true",
                    help="the refit also learns from the picks of micrographs no one cleaned (--unlabelled) where the "
                    "validated model is sure of them (see docs/design.md; not the default: it gained no more than "
@@ -271,7 +272,10 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
           file=out)
     choice = None
     if args.preprocessing == "choose":
-        settings, ts, choice = _choose_preprocessing(items, settings, ts, val, val_names, config, ctfs, args, out)
+        try:
+            settings, ts, choice = _choose_preprocessing(items, settings, ts, val, val_names, config, ctfs, args, out)
+        except TrainingError as e:
+            raise CommandError(str(e), status=1) from None
     extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
                           "particles": n_p, "non_particles": n_n, "shift_px": shift_px,
                           "num_epochs": train_epochs(config), "precision": precision,
@@ -318,12 +322,12 @@ def _choose_preprocessing(items: list, given: Preprocessing, ts: TrainingSet, va
 
     candidates = lowpass_candidates(given)
     if len(candidates) < 2:
-        print("Preprocessing as given: --preprocessing choose chooses only where no --lowpass or --gaussian_sigma "
-              "is given", file=out)
+        print("Preprocessing as given: a --lowpass or --gaussian_sigma was given (without them, training chooses "
+              "among low-passes)", file=out)
         return given, ts, None
     if not val_names or len(set(ts.is_particle[val].tolist())) < 2:
-        print("Preprocessing as given: --preprocessing choose needs validation micrographs with kept and removed "
-              "picks", file=out)
+        print("Preprocessing as given: choosing it needs validation micrographs with kept and removed picks",
+              file=out)
         return given, ts, None
     steps = min(PREPROCESSING_TRIAL_STEPS, plan_training(int((~val).sum()), config).steps)
     print(f"Choosing the preprocessing: {steps} steps with each on the training micrographs, scored on the "
