@@ -44,12 +44,16 @@ def make_training_files(folder: Path) -> int:
 
 
 def train_in(folder: Path, *train_args: str) -> int:
-    """Make the training files of a demo folder and run unpicker_train.py there (box 54 px)."""
+    """Make the training files of a demo folder and run unpicker_train.py there
+    (box 54 px; the preprocessing as given unless ``--preprocessing`` is among
+    ``train_args``: the default's choice, three more short trainings, is
+    tested by the ``trained`` fixture and its own test)."""
     from unpicker.commands import train as train_cmd
 
     make_training_files(folder)
+    given = [] if "--preprocessing" in train_args else ["--preprocessing", "given"]
     with inside(folder):
-        return train_cmd.main(["--boxsize", "54", "--no_progress", *train_args])
+        return train_cmd.main(["--boxsize", "54", "--no_progress", *given, *train_args])
 
 
 def run_eval(folder: Path, *args: str) -> int:
