@@ -46,8 +46,8 @@ def make_training_files(folder: Path) -> int:
 def train_in(folder: Path, *train_args: str) -> int:
     """Make the training files of a demo folder and run unpicker_train.py there
     (box 54 px; the preprocessing as given unless ``--preprocessing`` is among
-    ``train_args``: the default's choice, three more short trainings, is
-    tested by the ``trained`` fixture and its own test)."""
+    ``train_args``: the default's choice, three more short trainings, has its
+    own test)."""
     from unpicker.commands import train as train_cmd
 
     make_training_files(folder)
@@ -67,7 +67,9 @@ def run_eval(folder: Path, *args: str) -> int:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """A folder of 6 generated micrographs (3 hand-cleaned), a model trained on
-    it with the defaults (box 54 px, 30 epochs), and the training log."""
+    it with the defaults (box 54 px, 30 epochs) but the preprocessing as
+    given (the choice, three more short trainings, has its own test), and
+    the training log."""
     from unpicker.commands import train as train_cmd
     from unpicker.demo import write_demo
 
@@ -77,7 +79,7 @@ def trained(tmp_path_factory):
     log = io.StringIO()
     with inside(folder), contextlib.redirect_stdout(log):
         rc = train_cmd.main(["--train_output", "unpickModel.out", "--boxsize", "54", "--num_epochs", "30",
-                             "--num_cores", "2", "--no_progress"])
+                             "--preprocessing", "given", "--num_cores", "2", "--no_progress"])
     assert rc == 0, log.getvalue()
     return folder, names, log.getvalue()
 

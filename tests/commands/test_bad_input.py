@@ -189,7 +189,8 @@ def test_ctrl_c_stops_training_with_one_line_and_no_temporary_files(tmp_path):
     # Ctrl-C as on a terminal: a suite started in the background (``&``, nohup) passes SIGINT on ignored,
     # and Python then never turns it into KeyboardInterrupt
     proc = subprocess.Popen([sys.executable, str(ROOT / "unpicker_train.py"), "--boxsize", "54",
-                             "--num_epochs", "400", "--train_output", "m.out"], cwd=tmp_path, env=env,
+                             "--num_epochs", "400", "--preprocessing", "given", "--train_output", "m.out"],
+                            cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stdout:          # the first checkpoint, then interrupt mid-training

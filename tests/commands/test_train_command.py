@@ -62,8 +62,7 @@ def test_training_log_lines_checkpoints_csv_and_plot(trained):
 def test_default_training_refits_on_the_validation_micrographs_too(trained):
     """After the validated training, the networks are trained afresh on every
     training micrograph into the model file, with the validated threshold;
-    the validated model stays as the last checkpoint. Before it, the
-    preprocessing is chosen by validation."""
+    the validated model stays as the last checkpoint."""
     folder, names, log = trained
     lines = log.splitlines()
     completed = re.search(r"^Training completed, final validation error: (\d+\.\d)%$", log, re.M)
@@ -88,10 +87,7 @@ def test_default_training_refits_on_the_validation_micrographs_too(trained):
     assert info.step == int(n_steps) > validated.step and info.validation_error is None
     assert training["refit"]["validated_model"] == f"unpickModel.out-{validated.step}"
     assert training["refit"]["pseudo_labels"] is None
-    # the preprocessing chosen by validation (no filter was given)
-    chosen = re.search(r"^Preprocessing chosen: (.+), the highest validation ROC AUC", log, re.M)
-    assert chosen and training["preprocessing_choice"]["chosen"] == chosen.group(1)
-    assert len(training["preprocessing_choice"]["validation_auc"]) == 3
+
     # the refit writes neither checkpoints nor the log's CSV rows
     with open(folder / "unpickModel.out.log.csv") as f:
         assert max(int(r["step"]) for r in csv.DictReader(f)) < validated.step
@@ -292,13 +288,15 @@ def test_self_training_reads_the_uncleaned_micrographs_picks(tmp_path, monkeypat
 
 
 def test_preprocessing_chosen_by_validation_and_self_training(tmp_path, capsys):
-    """--preprocessing choose (the default: see the trained fixture's
-    test): a short training with each candidate, the one of highest
-    validation ROC AUC kept, stored in the model and said in the log (with a
-    low-pass given, or --preprocessing given, the filters as given).
-    --self_training: the
-    validated model scores the uncleaned micrographs' picks and the refit
-    learns from those it is sure of as well."""
+    """--preprocessing choose, the default: a short training with each
+    candidate, the one of highest validation ROC AUC kept, stored in the
+    model and said in the log (with a low-pass given, or --preprocessing
+    given, the filters as given). --self_training: the validated model
+    scores the uncleaned micrographs' picks and the refit learns from those
+    it is sure of as well."""
+    from unpicker.commands.train import build_parser
+
+    assert build_parser().parse_args([]).preprocessing == "choose"
     names = write_demo(tmp_path, n_micrographs=5, n_cleaned=3, level="tiny", seed=5)
     assert train_in(tmp_path, "--train_output", "c.out", "--num_epochs", "4", "--preprocessing", "choose",
                     "--self_training", "--no_report") == 0
