@@ -87,7 +87,6 @@ def test_default_training_refits_on_the_validation_micrographs_too(trained):
     assert info.step == int(n_steps) > validated.step and info.validation_error is None
     assert training["refit"]["validated_model"] == f"unpickModel.out-{validated.step}"
     assert training["refit"]["pseudo_labels"] is None
-
     # the refit writes neither checkpoints nor the log's CSV rows
     with open(folder / "unpickModel.out.log.csv") as f:
         assert max(int(r["step"]) for r in csv.DictReader(f)) < validated.step
