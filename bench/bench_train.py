@@ -62,7 +62,7 @@ def main() -> None:
     import_keras()
     from unpicker.images.preprocess import lowpass_candidates
     from unpicker.training.loop import refit, train, trial
-    from unpicker.training.plan import PREPROCESSING_TRIAL_STEPS, plan_training
+    from unpicker.training.plan import trial_steps
 
     precision = resolve_precision(args.precision)
     rng = np.random.default_rng(0)
@@ -76,7 +76,7 @@ def main() -> None:
                                  precision=precision, max_steps=args.max_steps)
             chose = 0.0
             if args.choose:
-                steps = min(PREPROCESSING_TRIAL_STEPS, plan_training(args.boxes - n_val, config).steps)
+                steps = trial_steps(args.boxes - n_val, config)
                 t0 = time.perf_counter()
                 candidates = lowpass_candidates(settings)
                 for _, candidate in candidates:

@@ -270,25 +270,21 @@ def _main(args: argparse.Namespace, state: RunState) -> int:
     config.precision = precision
     print(f"Training arithmetic: {precision}" + (" (chosen for this CPU)" if args.precision == "auto" else ""),
           file=out)
-    choice = None
-    if args.preprocessing == "choose":
-        try:
-            settings, ts, choice = _choose_preprocessing(items, settings, ts, val, val_names, config, ctfs, args, out)
-        except TrainingError as e:
-            raise CommandError(str(e), status=1) from None
-    extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
-                          "particles": n_p, "non_particles": n_n, "shift_px": shift_px,
-                          "num_epochs": train_epochs(config), "precision": precision,
-                          "preprocessing_choice": choice},
-             "versions": {"unpicker": __version__, "keras": keras.__version__,
-                          "backend": keras.backend.backend(), "numpy": np.__version__}}
-
     def checkpointed(path: Path) -> None:
         state.done = f"training stopped; the checkpoints up to {path} are complete"
         state.resume = (f"unpicker_eval.py --train_output {path} unpicks with the last one, or run the same command "
                         "again to train anew")
 
     try:
+        choice = None
+        if args.preprocessing == "choose":
+            settings, ts, choice = _choose_preprocessing(items, settings, ts, val, val_names, config, ctfs, args, out)
+        extra = {"training": {"micrographs": ts.names, "validation_micrographs": val_names,
+                              "particles": n_p, "non_particles": n_n, "shift_px": shift_px,
+                              "num_epochs": train_epochs(config), "precision": precision,
+                              "preprocessing_choice": choice},
+                 "versions": {"unpicker": __version__, "keras": keras.__version__,
+                              "backend": keras.backend.backend(), "numpy": np.__version__}}
         result = train(ts.boxes[~val], ts.is_particle[~val], ts.boxes[val], ts.is_particle[val], settings, config,
                        model, extra, out=out, progress=show_progress(args),
                        held_out_micrographs=bool(val_names), final_checkpoint=refit, on_checkpoint=checkpointed)
@@ -317,7 +313,7 @@ def _choose_preprocessing(items: list, given: Preprocessing, ts: TrainingSet, va
     from ..images.preprocess import lowpass_candidates
     from ..training.dataset import extract_training_set
     from ..training.loop import trial
-    from ..training.plan import PREPROCESSING_TRIAL_STEPS, plan_training
+    from ..training.plan import trial_steps
     from ..training.threshold import roc_auc
 
     candidates = lowpass_candidates(given)
@@ -329,7 +325,7 @@ def _choose_preprocessing(items: list, given: Preprocessing, ts: TrainingSet, va
         print("Preprocessing as given: choosing it needs validation micrographs with kept and removed picks",
               file=out)
         return given, ts, None
-    steps = min(PREPROCESSING_TRIAL_STEPS, plan_training(int((~val).sum()), config).steps)
+    steps = trial_steps(int((~val).sum()), config)
     print(f"Choosing the preprocessing: {steps} steps with each on the training micrographs, scored on the "
           "validation micrographs", file=out)
     scored = []

@@ -116,3 +116,10 @@ def plan_training(n_train: int, config: TrainConfig) -> TrainingPlan:
     return TrainingPlan(names, batch, tuple(min(config.batch_size or DEFAULT_BATCH[n], batch) for n in names),
                         samples, max(samples // batch, 1), epochs, epoch_steps,
                         min(epoch_steps, cap) if cap else epoch_steps)
+
+
+def trial_steps(n_train: int, config: TrainConfig) -> int:
+    """Steps of each short training that compares preprocessings for
+    ``n_train`` training boxes: :data:`PREPROCESSING_TRIAL_STEPS`, or the
+    training's own where it has fewer."""
+    return min(PREPROCESSING_TRIAL_STEPS, plan_training(n_train, config).steps)
