@@ -18,7 +18,7 @@ micrographs (the target of issue 32: at most 60%). bench/suggest_loop.png
 plots held-out F1 and ROC AUC against the picks reviewed (mean and the
 seeds' range).
 
-    .venv/bin/python bench/suggest_loop.py [--datasets sim-lowsnr] [--seeds 0 1 2] [--start 1] [--rounds 3] [--jobs 2]
+    .venv/bin/python bench/suggest_loop.py [--datasets sim-lowsnr] [--seeds 0 1 2] [--start 1] [--rounds 3] [--jobs 3] [--reuse]
 """
 from __future__ import annotations
 
@@ -46,23 +46,35 @@ def picks_of(folder: Path, names: list[str]) -> int:
                    if line.strip() and line.split()[-1] in ("P", "N")) for n in names)
 
 
-def one_run(dataset: str, seed: int, cleaned: list[str], test: list[str], held_out: list[str], tag: str) -> dict:
-    result = run_once(dataset, DEFAULT_NETWORK, seed, cleaned, test, tag=tag, extra_eval=["--suggest", str(POOL)])
+def finished(work: Path) -> bool:
+    """Whether the run folder holds a finished run: the suggestions
+    printed, the checkpoints removed (bench/heldout.py's ``run_once``)."""
+    log = work / "log.txt"
+    return log.exists() and "Micrographs to clean next" in log.read_text() and not any(work.glob("model.out-*"))
+
+
+def one_run(dataset: str, seed: int, cleaned: list[str], test: list[str], held_out: list[str], tag: str,
+            reuse: bool = False) -> dict:
     work = OUT / "runs" / f"{dataset}_{DEFAULT_NETWORK}_s{seed}_n{len(cleaned)}{tag}"
+    if reuse and finished(work):        # the same code trains the same way: score the run already made
+        seconds = float("nan")
+    else:
+        seconds = run_once(dataset, DEFAULT_NETWORK, seed, cleaned, test, tag=tag,
+                           extra_eval=["--suggest", str(POOL)])["seconds"]
     scores = score_run(work, held_out)
     scores["suggested"] = SUGGESTED.findall((work / "log.txt").read_text())
-    scores["seconds"] = result["seconds"]
+    scores["seconds"] = seconds
     return scores
 
 
-def loop(dataset: str, seed: int, start: int, rounds: int) -> dict:
+def loop(dataset: str, seed: int, start: int, rounds: int, reuse: bool = False) -> dict:
     folder, _, names, _, _ = prepare(dataset)
     pool, held_out = names[:POOL], names[-HELD_OUT:]
     order = [pool[i] for i in np.random.default_rng(1000 + seed).permutation(len(pool))]
     runs: dict[str, list[dict]] = {"random": [], "suggest": []}
     for k in range(start, start + rounds + 1):           # random: the first k of the order
         rest = [n for n in pool if n not in order[:k]]     # scored too, for --suggest to choose from
-        r = one_run(dataset, seed, order[:k], held_out + rest, held_out, f"_rand{k}")
+        r = one_run(dataset, seed, order[:k], held_out + rest, held_out, f"_rand{k}", reuse)
         r.update(cleaned=order[:k], reviewed=picks_of(folder, order[:k]))
         runs["random"].append(r)
         print(f"{dataset} seed {seed} random  {k}: F1 {r['f1']:.3f} AUC {r['auc']:.3f} "
@@ -73,7 +85,7 @@ def loop(dataset: str, seed: int, start: int, rounds: int) -> dict:
         listed = [name for name, _ in runs["suggest"][-1]["suggested"] if name in pool and name not in cleaned]
         cleaned = cleaned + listed[:1]
         rest = [n for n in pool if n not in cleaned]
-        r = one_run(dataset, seed, cleaned, held_out + rest, held_out, f"_sugg{k}")
+        r = one_run(dataset, seed, cleaned, held_out + rest, held_out, f"_sugg{k}", reuse)
         r.update(cleaned=list(cleaned), reviewed=picks_of(folder, cleaned))
         runs["suggest"].append(r)
         print(f"{dataset} seed {seed} suggest {k}: F1 {r['f1']:.3f} AUC {r['auc']:.3f} "
@@ -120,6 +132,8 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=1, help="micrographs cleaned before the first round")
     ap.add_argument("--rounds", type=int, default=3, help="micrographs added one per round")
     ap.add_argument("--jobs", type=int, default=1, help="seeds' loops at once (default 1)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="score the finished runs already in bench/out/runs instead of running them again")
     args = ap.parse_args()
     results = {}
     for dataset in args.datasets:
@@ -127,7 +141,7 @@ def main() -> None:
         # each loop is a chain of subprocess pipelines in its own run folders
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
             results[dataset] = dict(zip(args.seeds, pool.map(
-                lambda seed: loop(dataset, seed, args.start, args.rounds), args.seeds)))
+                lambda seed: loop(dataset, seed, args.start, args.rounds, args.reuse), args.seeds)))
     (OUT / "suggest_loop.json").write_text(json.dumps(results, indent=1, default=str))
     plot(results, HERE / "suggest_loop.png")
     print("\n| data | strategy | " + " | ".join(f"{k} micrographs: F1 / AUC / picks" for k in
