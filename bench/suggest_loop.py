@@ -133,7 +133,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="micrographs added one per round")
     ap.add_argument("--jobs", type=int, default=1, help="seeds' loops at once (default 1)")
     ap.add_argument("--reuse", action="store_true",
-                    help="score the finished runs already in bench/out/runs instead of running them again")
+                    help="score the finished runs already in bench/out/runs instead of running them again "
+                    "(only where they were made by the same code)")
     args = ap.parse_args()
     results = {}
     for dataset in args.datasets:
